@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh Debian machine with Python 3.11:
+#   make demo   -> virtualenv from pinned requirements + the whole default workflow
+#   make test   -> the same virtualenv + the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: setup demo test lint bench bench-scan bench-preprocess bench-train bench-dag clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+bench: bench-scan bench-preprocess bench-train bench-dag
+
+bench-scan: setup
+	$(BIN)/python tests/benchmarks/bench_scan.py
+
+bench-preprocess: setup
+	$(BIN)/python tests/benchmarks/bench_preprocess.py
+
+bench-train: setup
+	$(BIN)/python tests/benchmarks/bench_train.py
+
+bench-dag: setup
+	$(BIN)/python tests/benchmarks/bench_dag.py
+
+clean:
+	rm -rf results logs benchmarks resources/synthetic .snakemake
