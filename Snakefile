@@ -6,7 +6,6 @@ from snakemake.utils import min_version, validate
 
 from mriseq.config import ConfigError, check_config, schema_error_sentence
 
-
 min_version("9.0")
 
 
@@ -37,6 +36,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

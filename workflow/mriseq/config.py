@@ -35,7 +35,8 @@ def check_config(config: dict[str, Any], workdir: str | os.PathLike = ".") -> No
     train_sets = [name for name, ds in config["datasets"].items() if ds["role"] == "train"]
     if len(train_sets) != 1:
         raise ConfigError(
-            f"Config key 'datasets': exactly one dataset needs role 'train', found {len(train_sets)}."
+            "Config key 'datasets': exactly one dataset needs role 'train', "
+            f"found {len(train_sets)}."
         )
     for name, ds in config["datasets"].items():
         key = f"datasets.{name}"
@@ -52,7 +53,8 @@ def check_config(config: dict[str, Any], workdir: str | os.PathLike = ".") -> No
             raise ConfigError(f"Config key '{key}.raw_dir': directory {str(raw)!r} does not exist.")
         if ds["role"] != "predict" and "labels" not in ds:
             raise ConfigError(
-                f"Config key '{key}.labels': a dataset with role {ds['role']!r} needs a labels sheet."
+                f"Config key '{key}.labels': a dataset with role {ds['role']!r} "
+                "needs a labels sheet."
             )
         if "labels" in ds and not (workdir / ds["labels"]).is_file():
             raise ConfigError(f"Config key '{key}.labels': file {ds['labels']!r} does not exist.")

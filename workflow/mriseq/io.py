@@ -54,7 +54,7 @@ def write_text(text: str, path: str | os.PathLike) -> None:
 
 
 def save_npy(array, path: str | os.PathLike) -> None:
-    """Save a NumPy array atomically as ``.npy`` (memory-mappable with ``np.load(mmap_mode='r')``)."""
+    """Save a NumPy array atomically as ``.npy`` (memory-mappable: ``np.load(mmap_mode="r")``)."""
     import numpy as np
 
     with atomic_path(path, suffix=".npy") as tmp:

@@ -13,7 +13,8 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 def log_to(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
     """Send stdout, stderr and the ``mriseq`` logger to ``path`` for the duration of the block.
 
-    Exceptions are logged with their traceback before they propagate, so a failed job's log says why.
+    Exceptions are logged with their traceback before they propagate, so a failed job's log says
+    why.
     """
     logger = logging.getLogger("mriseq")
     if path is None:

@@ -62,7 +62,8 @@ def synthetic_cohort_config(wildcards):
 
 def dataset_labels_input(wildcards):
     """What the labels sheet depends on: the generated cohort directory for synthetic datasets
-    (the sheet lies inside it), the sheet itself otherwise, nothing for unlabeled datasets."""
+    (the sheet lies inside it), the sheet itself otherwise, nothing for unlabeled datasets.
+    """
     ds = config["datasets"][wildcards.dataset]
     if ds.get("synthetic"):
         return synthetic_dir(ds["synthetic"])
@@ -90,8 +91,18 @@ def all_targets():
     """The default target: each stage file contributes its final outputs through a
     `<stage>_targets()` function; stages not yet present contribute nothing."""
     targets = []
-    for stage in ("synthetic", "scan", "preprocess", "split", "train", "baselines", "predict",
-                  "evaluate", "external", "report"):
+    for stage in (
+        "synthetic",
+        "scan",
+        "preprocess",
+        "split",
+        "train",
+        "baselines",
+        "predict",
+        "evaluate",
+        "external",
+        "report",
+    ):
         contribute = globals().get(f"{stage}_targets")
         if contribute is not None:
             targets += contribute()
