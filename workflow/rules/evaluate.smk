@@ -1,1 +1,251 @@
-# placeholder: filled by the evaluate stage
+# Evaluation of the stored predictions per {dataset}×{task} (README "Evaluation"; CONTRACTS.md).
+# Tables are computed by `evaluate_predictions` and drawn by separate plot_* rules: a plotting
+# option reruns only plotting jobs, and a deleted figure is redrawn from the stored tables without
+# any training or prediction job (the models are inputs of Grad-CAM only, read, never rebuilt).
+
+EVAL_MODELS = ["cnn", "hist_rf", "header_rf"]
+EVAL_LEVELS = ["slice", "volume"]
+CONFUSION_KINDS = ["counts", "normalised"]
+EVAL_TABLES = ["metrics", "per_class", "volumes", "cv_summary", "comparison"]
+LABELLED_DATASETS = [
+    n for n, ds in config["datasets"].items() if ds["role"] != "predict"
+]
+# PNG is always drawn (the HTML report embeds it); the other formats as configured.
+PLOT_FORMATS = list(dict.fromkeys(["png", *config["plots"]["formats"]]))
+# Grad-CAM explains one fold model (all folds share the architecture and the training recipe).
+GRADCAM_FOLD = 0
+
+
+def evaluation_inputs(wildcards):
+    """Each model's predictions; for the train dataset also the fold models' validation metrics
+    (they enter the CV summary)."""
+    inputs = {
+        model: f"results/{wildcards.dataset}/predictions/{model}/{wildcards.task}.parquet"
+        for model in EVAL_MODELS
+    }
+    if wildcards.dataset == TRAIN_DATASET:
+        for model in EVAL_MODELS:
+            inputs[f"validation_{model}"] = expand(
+                "results/models/{model}/{task}/fold{fold}/val_metrics.json",
+                model=model,
+                task=wildcards.task,
+                fold=FOLDS,
+            )
+    return inputs
+
+
+def confusion_files(dataset, task, figures=False):
+    """Confusion tables (or their figures) of one dataset×task; volume level = majority vote."""
+    name = "confusion_{model}_{level}_{kind}"
+    pattern = f"figures/{name}.{{ext}}" if figures else f"{name}.csv"
+    return expand(
+        f"results/{{dataset}}/evaluation/{{task}}/{pattern}",
+        dataset=dataset,
+        task=task,
+        model=EVAL_MODELS,
+        level=EVAL_LEVELS,
+        kind=CONFUSION_KINDS,
+        ext=PLOT_FORMATS if figures else ["csv"],
+    )
+
+
+def report_figures(paths, category, subcategory, caption, labels=None):
+    """Register the PNG of each figure with `snakemake --report` (other formats ride along)."""
+    registered = []
+    for path in paths:
+        if path.endswith(".png"):
+            extra = {"figure": os.path.basename(path)}
+            path = report(
+                path,
+                category=category,
+                subcategory=subcategory,
+                caption=caption,
+                labels=(labels or {}) | extra,
+            )
+        registered.append(path)
+    return registered
+
+
+def evaluation_table(name, caption):
+    return report(
+        f"results/{{dataset}}/evaluation/{{task}}/{name}.csv",
+        category="Evaluation tables",
+        subcategory="{dataset}",
+        caption=caption,
+        labels={"dataset": "{dataset}", "task": "{task}", "table": name},
+    )
+
+
+rule evaluate_predictions:
+    input:
+        unpack(evaluation_inputs),
+    output:
+        metrics=evaluation_table("metrics", "../report/metrics.rst"),
+        per_class=evaluation_table("per_class", "../report/per_class.rst"),
+        cv_summary=evaluation_table("cv_summary", "../report/cv_summary.rst"),
+        comparison=evaluation_table("comparison", "../report/comparison.rst"),
+        volumes="results/{dataset}/evaluation/{task}/volumes.csv",
+        parquet=expand(
+            "results/{{dataset}}/evaluation/{{task}}/{table}.parquet",
+            table=EVAL_TABLES,
+        ),
+        summary="results/{dataset}/evaluation/{task}/summary.json",
+        confusion=confusion_files("{dataset}", "{task}"),
+    log:
+        "logs/{dataset}/evaluation/{task}.log",
+    benchmark:
+        "benchmarks/{dataset}/evaluation/{task}.tsv"
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        models=EVAL_MODELS,
+        classes=task_classes,
+        bootstrap_samples=config["evaluate"]["bootstrap_samples"],
+        confidence_level=config["evaluate"]["confidence_level"],
+        seed=config["seed"],
+    script:
+        "../scripts/evaluate.py"
+
+
+rule plot_confusion:
+    input:
+        confusion_files("{dataset}", "{task}"),
+    output:
+        report_figures(
+            confusion_files("{dataset}", "{task}", figures=True),
+            category="Confusion matrices",
+            subcategory="{dataset} · {task}",
+            caption="../report/confusion.rst",
+        ),
+    log:
+        "logs/{dataset}/evaluation/{task}.plot_confusion.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        formats=PLOT_FORMATS,
+        cmap=config["plots"]["cmap"],
+        dpi=config["plots"]["dpi"],
+    script:
+        "../scripts/plot_confusion.py"
+
+
+rule plot_comparison:
+    input:
+        expand("results/{{dataset}}/evaluation/{task}/comparison.csv", task=TASKS),
+    output:
+        report_figures(
+            expand(
+                "results/{{dataset}}/evaluation/figures/model_comparison.{ext}",
+                ext=PLOT_FORMATS,
+            ),
+            category="Model comparison",
+            subcategory="{dataset}",
+            caption="../report/comparison.rst",
+        ),
+    log:
+        "logs/{dataset}/evaluation/plot_comparison.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        dpi=config["plots"]["dpi"],
+        confidence_pct=round(100 * config["evaluate"]["confidence_level"]),
+    script:
+        "../scripts/plot_comparison.py"
+
+
+rule plot_learning_curves:
+    input:
+        expand("results/models/cnn/{{task}}/fold{fold}/history.csv", fold=FOLDS),
+    output:
+        report_figures(
+            expand(
+                "results/models/cnn/{{task}}/learning_curves.{ext}", ext=PLOT_FORMATS
+            ),
+            category="Learning curves",
+            subcategory="{task}",
+            caption="../report/learning_curves.rst",
+        ),
+    log:
+        "logs/models/cnn/{task}/plot_learning_curves.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        dpi=config["plots"]["dpi"],
+    script:
+        "../scripts/plot_learning_curves.py"
+
+
+rule gradcam:
+    input:
+        model=f"results/models/cnn/{{task}}/fold{GRADCAM_FOLD}/model.keras",
+        tensors=dataset_tensor_files,
+        predictions="results/{dataset}/predictions/cnn/{task}.parquet",
+    output:
+        figure=report(
+            "results/{dataset}/evaluation/{task}/figures/gradcam.png",
+            category="Grad-CAM",
+            subcategory="{dataset}",
+            caption="../report/gradcam.rst",
+            labels={"dataset": "{dataset}", "task": "{task}"},
+        ),
+        table="results/{dataset}/evaluation/{task}/gradcam.csv",
+    log:
+        "logs/{dataset}/evaluation/{task}.gradcam.log",
+    benchmark:
+        "benchmarks/{dataset}/evaluation/{task}.gradcam.tsv"
+    conda:
+        "../../envs/tensorflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        classes=task_classes,
+        per_class=config["evaluate"]["gradcam_per_class"],
+        seed=config["seed"],
+        fold=GRADCAM_FOLD,
+        dpi=config["plots"]["dpi"],
+    script:
+        "../scripts/gradcam.py"
+
+
+def evaluate_targets():
+    """Tables and figures of every labelled dataset; Grad-CAM on the train dataset's test set."""
+    targets = []
+    for dataset in LABELLED_DATASETS:
+        for task in TASKS:
+            targets += [
+                f"results/{dataset}/evaluation/{task}/{t}.csv" for t in EVAL_TABLES
+            ]
+            targets += confusion_files(dataset, task, figures=True)
+        targets += expand(
+            "results/{dataset}/evaluation/figures/model_comparison.{ext}",
+            dataset=dataset,
+            ext=PLOT_FORMATS,
+        )
+    targets += expand(
+        "results/models/cnn/{task}/learning_curves.{ext}", task=TASKS, ext=PLOT_FORMATS
+    )
+    targets += expand(
+        "results/{dataset}/evaluation/{task}/figures/gradcam.png",
+        dataset=TRAIN_DATASET,
+        task=TASKS,
+    )
+    return targets

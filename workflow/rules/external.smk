@@ -1,1 +1,113 @@
-# placeholder: filled by the external stage
+# External validation and predict mode (README "Validate on the Duke Liver Dataset", "Classify
+# your own archive"). External datasets run through the same scan/preprocess/predict/evaluate
+# rules as the internal one ({dataset} wildcard); this file adds the internal-vs-external table
+# and the per-series output of unlabelled (role: predict) datasets.
+
+EXTERNAL_DATASETS = [
+    n for n, ds in config["datasets"].items() if ds["role"] == "external"
+]
+PREDICT_DATASETS = [
+    n for n, ds in config["datasets"].items() if ds["role"] == "predict"
+]
+
+
+rule generalisation_gap:
+    input:
+        internal=expand(
+            "results/{dataset}/evaluation/{task}/metrics.parquet",
+            dataset=TRAIN_DATASET,
+            task=TASKS,
+        ),
+        external=expand(
+            "results/{{dataset}}/evaluation/{task}/metrics.parquet", task=TASKS
+        ),
+    output:
+        parquet="results/{dataset}/evaluation/generalisation_gap.parquet",
+        csv=report(
+            "results/{dataset}/evaluation/generalisation_gap.csv",
+            category="External validation",
+            subcategory="{dataset}",
+            caption="../report/generalisation_gap.rst",
+            labels={"dataset": "{dataset}", "table": "generalisation gap"},
+        ),
+    log:
+        "logs/{dataset}/evaluation/generalisation_gap.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        internal_name=TRAIN_DATASET,
+    script:
+        "../scripts/generalisation_gap.py"
+
+
+rule predict_series:
+    input:
+        predictions=expand(
+            "results/{{dataset}}/predictions/cnn/{task}.parquet", task=TASKS
+        ),
+        series="results/{dataset}/manifests/series.parquet",
+        files="results/{dataset}/manifests/files.parquet",
+    output:
+        parquet="results/{dataset}/predictions/series.parquet",
+        csv=report(
+            "results/{dataset}/predictions/series.csv",
+            category="Predictions",
+            subcategory="{dataset}",
+            caption="../report/predictions.rst",
+            labels={"dataset": "{dataset}", "table": "series predictions"},
+        ),
+    log:
+        "logs/{dataset}/predictions/series.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        taxonomy=config["taxonomy"],
+    script:
+        "../scripts/predict_series.py"
+
+
+def dataset_raw_dir(wildcards):
+    return raw_dir(wildcards.dataset)
+
+
+rule sorted_links:
+    input:
+        table="results/{dataset}/predictions/series.parquet",
+    output:
+        directory("results/{dataset}/predictions/sorted"),
+    log:
+        "logs/{dataset}/predictions/sorted_links.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        raw_dir=dataset_raw_dir,
+    script:
+        "../scripts/sorted_links.py"
+
+
+def external_targets():
+    targets = expand(
+        "results/{dataset}/evaluation/generalisation_gap.csv", dataset=EXTERNAL_DATASETS
+    )
+    targets += expand(
+        "results/{dataset}/predictions/series.csv", dataset=PREDICT_DATASETS
+    )
+    if config["evaluate"]["sorted_links"]:
+        targets += expand(
+            "results/{dataset}/predictions/sorted", dataset=PREDICT_DATASETS
+        )
+    return targets

@@ -1,1 +1,79 @@
-# placeholder: filled by the preprocess stage
+# Preprocess (issue 4): per shard, decode every image of the shard's scan manifest into a
+# memory-mappable (N, size, size) tensor plus an index; then merge the shard indexes of a dataset.
+# The input is the shard-level manifest, so adding a patient reruns only its shard; the params carry
+# the whole `preprocess` section, so changing the image size reruns every shard and what follows.
+
+
+def preprocess_raw_dir(wildcards):
+    return raw_dir(wildcards.dataset)
+
+
+def tensor_shard_outputs(wildcards):
+    """Every shard's array, index and rejects (named inputs of merge_tensors)."""
+    kinds = {
+        "tensors": "npy",
+        "shard_indexes": "index.parquet",
+        "shard_rejects": "rejects.parquet",
+    }
+    return {
+        name: expand(
+            "results/{dataset}/tensors/{shard}.{suffix}",
+            dataset=wildcards.dataset,
+            shard=shard_names(wildcards.dataset),
+            suffix=suffix,
+        )
+        for name, suffix in kinds.items()
+    }
+
+
+rule preprocess_shard:
+    input:
+        files="results/{dataset}/manifests/shards/{shard}.files.parquet",
+    output:
+        tensors="results/{dataset}/tensors/{shard}.npy",
+        index="results/{dataset}/tensors/{shard}.index.parquet",
+        rejects="results/{dataset}/tensors/{shard}.rejects.parquet",
+    log:
+        "logs/{dataset}/preprocess/{shard}.log",
+    benchmark:
+        "benchmarks/{dataset}/preprocess/{shard}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        raw_dir=preprocess_raw_dir,
+        preprocess=config["preprocess"],
+    script:
+        "../scripts/preprocess_shard.py"
+
+
+rule merge_tensors:
+    input:
+        unpack(tensor_shard_outputs),
+        manifest_rejects="results/{dataset}/manifests/rejects.parquet",
+        series="results/{dataset}/manifests/series.parquet",
+    output:
+        index="results/{dataset}/tensors/index.parquet",
+        qc_summary="results/{dataset}/tensors/qc_summary.csv",
+        rejects="results/{dataset}/tensors/rejects.parquet",
+    log:
+        "logs/{dataset}/preprocess/merge.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    script:
+        "../scripts/merge_tensors.py"
+
+
+def preprocess_targets():
+    return expand(
+        "results/{dataset}/tensors/{table}",
+        dataset=DATASETS,
+        table=["index.parquet", "qc_summary.csv"],
+    )

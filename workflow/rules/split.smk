@@ -1,1 +1,35 @@
-# placeholder: filled by the split stage
+# Split (issue 4): patient-level held-out test set, then StratifiedGroupKFold on the rest, for the
+# train dataset only. Deterministic for `seed`; only series with a reference label are split.
+
+
+rule split:
+    input:
+        index="results/{dataset}/tensors/index.parquet",
+        series="results/{dataset}/manifests/series.parquet",
+    output:
+        splits="results/{dataset}/splits/splits.parquet",
+        class_counts="results/{dataset}/splits/class_counts.csv",
+    log:
+        "logs/{dataset}/split.log",
+    wildcard_constraints:
+        dataset=TRAIN_DATASET,
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        seed=config["seed"],
+        split=config["split"],
+        tasks=list(config["taxonomy"]),
+    script:
+        "../scripts/split.py"
+
+
+def split_targets():
+    return expand(
+        "results/{dataset}/splits/{table}",
+        dataset=TRAIN_DATASET,
+        table=["splits.parquet", "class_counts.csv"],
+    )

@@ -1,0 +1,120 @@
+"""Integration: the evaluation, figures, report and predict mode on the tiny config
+(config/test.yaml), run end to end once; then reruns are checked with dry-runs.
+
+Proves issue 6.5 (figures regenerate from stored predictions: deleting a figure reruns only its
+plotting job; a plotting option reruns only plotting jobs) and issue 7.4 (predict mode).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import TEST_CONFIG, copy_workdir, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+TASKS = ("sequence", "orientation", "contrast")
+# Jobs allowed to rerun when only figures or plot options change: drawing and the report.
+PLOTTING = {"plot_confusion", "plot_comparison", "plot_learning_curves", "gradcam", "report_html",
+            "figures"}
+UPSTREAM = ("train_", "predict_", "evaluate_predictions", "scan_", "preprocess_", "split")
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    """Rule -> job count of a dry-run (empty when nothing is to be done)."""
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    text = proc.stdout + proc.stderr
+    if "Job stats" not in text:
+        assert "Nothing to be done" in text, text[-3000:]
+        return {}
+    table = text.split("Job stats:", 1)[1]
+    return {name: int(count) for name, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)
+            if name != "total"}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_cohorts, tmp_path_factory):
+    workdir = copy_workdir(tiny_cohorts, tmp_path_factory.mktemp("evaluated"))
+    run_snakemake(workdir, "--cores", "2", "figures")
+    return workdir
+
+
+def test_figures_target_builds_tables_figures_and_report(evaluated):
+    results = evaluated / "results"
+    for dataset in ("internal", "dlds"):
+        for task in TASKS:
+            base = results / dataset / "evaluation" / task
+            metrics = pd.read_parquet(base / "metrics.parquet")
+            assert set(metrics["model"]) == {"cnn", "hist_rf", "header_rf"}
+            ens = metrics[metrics["fold"] == "ensemble"]
+            assert ens["accuracy"].between(0, 1).all()
+            assert (base / "figures" / "confusion_cnn_volume_normalised.png").is_file()
+    assert (results / "internal" / "evaluation" / "sequence" / "figures" / "gradcam.png").is_file()
+    gap = pd.read_csv(results / "dlds" / "evaluation" / "generalisation_gap.csv")
+    assert set(gap["task"]) == set(TASKS)
+    # DLDS has no t2_fs: its row is there with support 0.
+    per_class = pd.read_csv(results / "dlds" / "evaluation" / "sequence" / "per_class.csv")
+    assert per_class.query("`class` == 't2_fs' and model == 'cnn'")["support"].eq(0).all()
+    page = (results / "report" / "index.html").read_text()
+    assert "data:image/png;base64," in page and "missing" not in page
+
+
+def test_snakemake_report_zip(evaluated):
+    run_snakemake(evaluated, "--report", "report.zip")
+    names = zipfile.ZipFile(evaluated / "report.zip").namelist()
+    assert any(n.endswith("confusion_cnn_volume_counts.png") for n in names)
+    assert any(n.endswith("gradcam.png") for n in names)
+
+
+def test_deleting_a_figure_reruns_only_its_plot(evaluated):
+    figure = (evaluated / "results" / "internal" / "evaluation" / "contrast" / "figures"
+              / "confusion_cnn_slice_counts.png")
+    figure.unlink()
+    jobs = planned_jobs(evaluated, "figures")
+    assert jobs == {"plot_confusion": 1, "report_html": 1, "figures": 1}
+    run_snakemake(evaluated, "--cores", "2", "figures")
+    assert figure.is_file()
+
+
+def test_plot_option_reruns_only_plotting_jobs(evaluated):
+    jobs = planned_jobs(evaluated, "figures", "--config", "plots={dpi: 50, cmap: Greens}")
+    assert jobs, "changing plots.dpi and plots.cmap must redraw figures"
+    assert set(jobs) <= PLOTTING, jobs
+    assert "plot_confusion" in jobs
+    assert not [j for j in jobs if j.startswith(UPSTREAM)]
+
+
+def test_predict_mode_series_table(evaluated, tmp_path):
+    workdir = copy_workdir(evaluated, tmp_path / "predict")
+    # An unlabelled archive: a copy of the internal cohort's DICOM tree, no labels sheet.
+    shutil.copytree(evaluated / "resources" / "synthetic" / "internal" / "dicom",
+                    workdir / "archive")
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["datasets"]["archive"] = {"role": "predict", "layout": "generic",
+                                     "raw_dir": "archive"}
+    config["evaluate"]["sorted_links"] = True
+    configfile = workdir / "predict.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    target = "results/archive/predictions/series.csv"
+    jobs = planned_jobs(workdir, target, configfile=configfile)
+    assert not [j for j in jobs if j.startswith("train_")], jobs
+    run_snakemake(workdir, "--cores", "2", target, "results/archive/predictions/sorted",
+                  configfile=configfile)
+    table = pd.read_parquet(workdir / "results" / "archive" / "predictions" / "series.parquet")
+    series = pd.read_parquet(workdir / "results" / "archive" / "manifests" / "series.parquet")
+    assert len(table) == len(series) and table["series_key"].is_unique
+    predicted = table[table["sequence"].notna()]
+    assert len(predicted) > 0
+    for task in TASKS:
+        assert predicted[task].isin(config["taxonomy"][task]).all()
+        assert predicted[f"{task}_vote_share"].between(0, 1).all()
+    for column in ("header_orientation", "header_contrast_agent", "header_b_values",
+                   "series_description", "header_disagreement"):
+        assert column in table
+    links = list((workdir / "results" / "archive" / "predictions" / "sorted").glob("*/*/*"))
+    assert len(links) == len(predicted) and all(link.is_symlink() for link in links)

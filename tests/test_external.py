@@ -1,0 +1,97 @@
+"""Predict mode (one row per series, header hints, disagreement flags, symlink tree) and the
+external-validation tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from evaluate_fixtures import make_predictions
+from mriseq import predict_series as ps
+from mriseq.taxonomy import DEFAULT_TAXONOMY
+
+
+def _archive(tmp_path):
+    """Three series: an axial DWI predicted dwi (consistent), a coronal T1 with a contrast tag but
+    predicted axial/pre (orientation and contrast disagree), a T2 with b-value 800 predicted T2."""
+    series = pd.DataFrame({
+        "series_key": ["a" * 16, "b" * 16, "c" * 16, "d" * 16],
+        "patient_key": ["p1", "p1", "p2", "p2"],
+        "study_key": ["s1", "s1", "s2", "s2"],
+        "series_dir": ["p1/1", "p1/2", "p2/1", "p2/9"],
+        "n_slices": [2, 2, 2, 0],
+        "header_orientation": ["axial", "coronal", "unknown", "axial"],
+        "series_description": ["ep2d_diff", "t1_vibe_cor_pv", "", "loc"],
+    })
+    files = pd.DataFrame({
+        "series_key": ["a" * 16] * 2 + ["b" * 16] * 2 + ["c" * 16] * 2 + ["d" * 16],
+        "b_value": [0.0, 800.0, np.nan, np.nan, 800.0, 800.0, np.nan],
+        "contrast_agent": [False, False, True, True, False, False, False],
+    })
+    series.to_parquet(tmp_path / "series.parquet")
+    files.to_parquet(tmp_path / "files.parquet")
+    wanted = {"sequence": ["dwi", "t1_portal", "t2"], "orientation": ["axial", "axial", "axial"],
+              "contrast": ["pre", "pre", "pre"]}
+    paths = {}
+    for task, preds in wanted.items():
+        classes = DEFAULT_TAXONOMY[task]
+        rows = []
+        for i, (key, pred) in enumerate(zip(["a" * 16, "b" * 16, "c" * 16], preds, strict=True)):
+            for k in range(2):
+                for fold in range(2):
+                    probs = np.full(len(classes), 0.1 / (len(classes) - 1))
+                    probs[classes.index(pred)] = 0.9 if k == 0 else 0.7
+                    probs /= probs.sum()
+                    rows.append({"shard": "s000", "row": 2 * i + k, "series_key": key,
+                                 "patient_key": "p", "slice_index": k, "fold": fold,
+                                 "y_true": None, "y_pred": pred}
+                                | {f"p_{c}": v for c, v in zip(classes, probs, strict=True)})
+        path = tmp_path / f"{task}.parquet"
+        pd.DataFrame(rows).to_parquet(path)
+        paths[task] = str(path)
+    return paths
+
+
+def test_series_table_with_hints_and_disagreement(tmp_path):
+    paths = _archive(tmp_path)
+    table = ps.write_series_predictions(paths, DEFAULT_TAXONOMY, str(tmp_path / "series.parquet"),
+                                        str(tmp_path / "files.parquet"),
+                                        str(tmp_path / "out.parquet"), str(tmp_path / "out.csv"))
+    assert len(table) == 4 and table["series_key"].is_unique
+    t = table.set_index("series_key")
+    a, b, c, d = (t.loc[k * 16] for k in "abcd")
+    assert (a["sequence"], a["orientation"], a["contrast"]) == ("dwi", "axial", "pre")
+    assert a["sequence_vote_share"] == 1.0 and 0.7 < a["sequence_mean_prob"] < 0.9
+    assert a["header_b_values"] == "0/800" and not a["header_disagreement"]
+    assert b["header_contrast_agent"]
+    assert b["disagreement_reasons"] == "orientation;contrast" and b["header_disagreement"]
+    assert c["disagreement_reasons"] == "b_value"  # b = 800 but predicted T2
+    # A series without tensors keeps its row, unpredicted and unflagged.
+    assert pd.isna(d["sequence"]) and not d["header_disagreement"]
+    on_disk = pd.read_csv(tmp_path / "out.csv")
+    assert list(on_disk.columns) == list(table.columns)
+
+
+def test_sorted_links(tmp_path):
+    paths = _archive(tmp_path)
+    raw = tmp_path / "raw"
+    for d in ("p1/1", "p1/2", "p2/1", "p2/9"):
+        (raw / d).mkdir(parents=True)
+    ps.write_series_predictions(paths, DEFAULT_TAXONOMY, str(tmp_path / "series.parquet"),
+                                str(tmp_path / "files.parquet"), str(tmp_path / "o.parquet"),
+                                str(tmp_path / "o.csv"))
+    out = tmp_path / "sorted"
+    assert ps.sorted_links(str(tmp_path / "o.parquet"), raw, out) == 3
+    link = out / "t1_portal" / "axial_pre" / ("b" * 16)
+    assert link.is_symlink() and link.resolve() == (raw / "p1" / "2").resolve()
+    # Rebuilding replaces the tree instead of failing on existing links.
+    assert ps.sorted_links(str(tmp_path / "o.parquet"), raw, out) == 3
+
+
+def test_unlabelled_predictions_vote_like_labelled_ones():
+    classes = DEFAULT_TAXONOMY["contrast"]
+    df = make_predictions(classes, patients=2, labelled=False)
+    from mriseq.evaluate import ensemble_slices, vote_volumes
+
+    volumes = vote_volumes(ensemble_slices(df, classes), classes)
+    assert len(volumes) == 6 and volumes["y_true"].isna().all()
+    assert volumes["y_pred_vote"].isin(classes).all()

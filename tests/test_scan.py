@@ -1,0 +1,221 @@
+"""Scan / QC unit tests: the hostile corpus, the invariant, orientation, reader parity, fuzzing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hostile.corpus import build_corpus, mr_dataset, save  # noqa: E402
+from mriseq import dicomio  # noqa: E402
+from mriseq.scan import (  # noqa: E402
+    count_files,
+    header_orientation,
+    merge_manifests,
+    printable_path,
+    scan_files,
+    scan_shard,
+)
+
+KEY = b"test-key"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    expected = build_corpus(root)
+    yield root, expected
+    for path in root.rglob("*"):  # let pytest clean up the unreadable file
+        if not path.is_symlink() and path.is_file():
+            path.chmod(0o644)
+
+
+@pytest.fixture(scope="module")
+def scanned(corpus):
+    root, _ = corpus
+    return scan_files(root, sorted(os.listdir(root)), "s000", KEY, workers=2)
+
+
+def test_corpus_has_at_least_20_kinds(corpus):
+    _, expected = corpus
+    assert len({rel.split("/")[0] for rel in expected}) >= 20
+    assert len(set(expected.values())) >= 15
+
+
+def test_every_hostile_file_gets_its_expected_outcome(corpus, scanned):
+    _, expected = corpus
+    files, rejects = scanned
+    got = {path: "ok" for path in files["path"]}
+    for path, reason in zip(rejects["path"], rejects["reason"], strict=True):
+        assert path not in got, f"{path} is in both files and rejects"
+        got[path] = reason
+    assert {printable_path(rel): outcome for rel, outcome in expected.items()} == got
+
+
+def test_invariant_every_file_in_exactly_one_table(corpus, scanned):
+    root, _ = corpus
+    files, rejects = scanned
+    paths = list(files["path"]) + list(rejects["path"])
+    assert len(paths) == len(set(paths)) == count_files(root)
+    on_disk = sum(len(names) + sum(os.path.islink(os.path.join(d, n)) for n in dirs)
+                  for d, dirs, names in os.walk(root))
+    assert len(paths) == on_disk
+
+
+def test_rows_carry_decoded_headers(scanned):
+    files, _ = scanned
+    row = files.set_index("path")
+    assert row.at["p22_charset/cyrillic.dcm", "series_description"] == "Т2 аксиал"
+    assert row.at["p32_ge_bvalue/dwi.dcm", "b_value"] == 800.0
+    enhanced = row.loc["p24_enhanced/multiframe.dcm"]
+    assert (enhanced.n_frames, enhanced.header_orientation) == (3, "coronal")
+    assert enhanced.repetition_time == pytest.approx(4.2) and enhanced.echo_time == 1.9
+    sparse = row.loc["p23_sparse/minimal.dcm"]
+    assert sparse.header_orientation == "unknown" and np.isnan(sparse.echo_time)
+    assert row.at["p17_big_endian/be.dcm", "rows"] == 16
+    assert row.at["p16_compressed/rle.dcm", "transfer_syntax"] == "1.2.840.10008.1.2.5"
+    assert files["sop_key"].str.fullmatch(r"[0-9a-f]{16}").all()
+
+
+@pytest.mark.parametrize(
+    ("iop", "expected"),
+    [
+        ([1, 0, 0, 0, 1, 0], "axial"),
+        ([1, 0, 0, 0, 0, -1], "coronal"),
+        ([0, 1, 0, 0, 0, -1], "sagittal"),
+        ([1, 0, 0, 0, 0.7071, 0.7071], "oblique"),
+        ([1, 0, 0, 0, 0.8, 0.6], "oblique"),  # |n_z| = 0.8 - epsilon side, see next
+        ([1, 0, 0, 0, 0.6, 0.8], "coronal"),  # |n_y| = 0.8 >= tolerance 0.8
+        (None, "unknown"),
+        ([0, 0, 0, 0, 0, 0], "unknown"),
+        ([1, 0, 0], "unknown"),
+    ],
+)
+def test_header_orientation(iop, expected):
+    if expected == "oblique" and iop[4] == 0.8:
+        # the normal is (0, -0.6, 0.8): dominant z at exactly 0.8 is axial; 0.79 is oblique
+        assert header_orientation(iop, 0.8) == "axial"
+        assert header_orientation(iop, 0.81) == "oblique"
+        return
+    assert header_orientation(iop, 0.8) == expected
+
+
+def test_fast_reader_matches_pydicom(tmp_path):
+    paths = [save(mr_dataset(instance=3), tmp_path / "e.dcm"),
+             save(mr_dataset(instance=4), tmp_path / "i.dcm", implicit=True)]
+    for path in paths:
+        fast = dicomio.read_header(path)
+        assert fast.reader == "fast" and fast.ok
+        with open(path, "rb") as handle:
+            fields, pixel = dicomio._read_with_pydicom(handle, path.stat().st_size)
+        slow = dicomio._validate(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
+        assert slow.ok
+        def present(fields):
+            return {k: v for k, v in fields.items() if v is not None and k != "b_value"}
+
+        assert present(fast.fields) == present(slow.fields)
+
+
+def test_max_pixels_is_a_parameter(tmp_path):
+    save(mr_dataset(rows=32, columns=32), tmp_path / "p" / "a.dcm")
+    assert dicomio.read_header(tmp_path / "p" / "a.dcm", max_pixels=1024).ok
+    result = dicomio.read_header(tmp_path / "p" / "a.dcm", max_pixels=1023)
+    assert result.reason == "implausible_size"
+
+
+_TEMPLATE = None
+
+
+def _template() -> bytes:
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        import io
+
+        buffer = io.BytesIO()
+        mr_dataset().save_as(buffer, enforce_file_format=True)
+        _TEMPLATE = buffer.getvalue()
+    return _TEMPLATE
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_bytes_never_crash_the_reader(tmp_path, data):
+    raw = bytearray(_template())
+    for _ in range(data.draw(st.integers(1, 8))):
+        op = data.draw(st.sampled_from(["flip", "cut", "insert", "zero_run"]))
+        at = data.draw(st.integers(0, len(raw) - 1))
+        if op == "flip":
+            raw[at] = data.draw(st.integers(0, 255))
+        elif op == "cut":
+            del raw[at:]
+            if not raw:
+                break
+        elif op == "insert":
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=16))
+        else:
+            raw[at:at + 8] = b"\xff" * 8
+    path = tmp_path / "fuzz.dcm"
+    path.write_bytes(bytes(raw))
+    result = dicomio.read_header(path)
+    assert result.ok or result.reason in dicomio.REASONS
+    if result.ok:
+        assert result.fields["rows"] * result.fields["columns"] <= 1 << 24
+
+
+def test_scan_shard_and_merge_write_the_manifests(tmp_path):
+    raw = tmp_path / "raw"
+    series_uid = "1.2.3.4.5.6.7.8.9"
+    for k in range(3):
+        save(mr_dataset(series_uid=series_uid, instance=k + 1), raw / "pat_a" / f"{k}.dcm")
+    save(mr_dataset(iop=(1, 0, 0, 0, 0, -1)), raw / "pat_b" / "x.dcm")
+    (raw / "pat_b" / "notes.txt").write_text("hello")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"SeriesInstanceUID,sequence,orientation,contrast\n{series_uid},t2,axial,pre\n")
+    out = tmp_path / "out"
+    for shard, entries in (("s000", ["pat_a"]), ("s001", ["pat_b"])):
+        scan_shard(str(raw), entries, out / f"{shard}.files.parquet",
+                   out / f"{shard}.rejects.parquet", shard, "NO_SUCH_ENV", "k")
+    merge_manifests([out / "s000.files.parquet", out / "s001.files.parquet"],
+                    [out / "s000.rejects.parquet", out / "s001.rejects.parquet"],
+                    out / "files.parquet", out / "series.parquet", out / "rejects.parquet",
+                    out / "qc_summary.csv", labels_path=str(labels), key_env="NO_SUCH_ENV",
+                    key="k")
+    files = pd.read_parquet(out / "files.parquet")
+    series = pd.read_parquet(out / "series.parquet").set_index("series_dir")
+    rejects = pd.read_parquet(out / "rejects.parquet")
+    qc = pd.read_csv(out / "qc_summary.csv").set_index("reason")["count"]
+    assert len(files) + len(rejects) == count_files(raw) == 5
+    assert series.at["pat_a", "n_files"] == 3 and series.at["pat_a", "label_sequence"] == "t2"
+    assert pd.isna(series.at["pat_b", "label_sequence"])
+    assert series.at["pat_b", "header_orientation"] == "coronal"
+    assert (qc["files_ok"], qc["files_total"], qc["not_dicom"]) == (4, 5, 1)
+    assert qc["series_labelled"] == 1 and qc["series_without_label"] == 1
+
+
+def test_cross_shard_duplicates_are_rejected_by_the_merge(tmp_path):
+    raw = tmp_path / "raw"
+    twin = mr_dataset()
+    save(twin, raw / "a" / "1.dcm")
+    shutil.copy(raw / "a" / "1.dcm", tmp_path / "copy.dcm")
+    (raw / "b").mkdir()
+    shutil.copy(tmp_path / "copy.dcm", raw / "b" / "1.dcm")
+    out = tmp_path / "out"
+    for shard, entry in (("s000", "a"), ("s001", "b")):
+        scan_shard(str(raw), [entry], out / f"{shard}.f.parquet", out / f"{shard}.r.parquet",
+                   shard, "NO_SUCH_ENV", "k")
+    merge_manifests([out / "s000.f.parquet", out / "s001.f.parquet"],
+                    [out / "s000.r.parquet", out / "s001.r.parquet"], out / "files.parquet",
+                    out / "series.parquet", out / "rejects.parquet", out / "qc.csv", key="k")
+    rejects = pd.read_parquet(out / "rejects.parquet")
+    assert list(rejects["path"]) == ["b/1.dcm"]
+    assert list(rejects["reason"]) == ["duplicate_sop_instance"]

@@ -1,0 +1,127 @@
+"""The two random-forest baselines, trained on the same folds as the CNN.
+
+``hist_rf`` reads ``features/histogram.parquet`` and ``header_rf`` reads ``features/header.parquet``
+(``mriseq.features``); both fit a ``RandomForestClassifier`` on every labelled training slice of
+the fold and write ``model.joblib`` (the forest, its feature columns and the class list),
+``val_metrics.json`` and ``metadata.json`` under ``results/models/{model}/{task}/fold{fold}/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mriseq import io
+from mriseq.features import feature_columns
+from mriseq.tfdata import TrainingDataError, encode_labels, fold_positions
+from mriseq.train import classification_metrics, config_hash, derive_seed, package_versions
+
+log = logging.getLogger("mriseq.baselines")
+
+BASELINES = ("hist_rf", "header_rf")
+
+
+def align_features(features: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows in the order of ``index`` (joined on shard/row)."""
+    aligned = index[["shard", "row"]].merge(features, on=["shard", "row"], how="left")
+    if len(aligned) != len(index):
+        raise TrainingDataError("Feature table has duplicate (shard, row) keys.")
+    return aligned
+
+
+def feature_matrix(features: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """The model's columns in its order; columns unseen in this table (a header token another
+    dataset never writes) are 0, like an absent token."""
+    return features.reindex(columns=columns, fill_value=0.0).to_numpy(dtype=np.float32)
+
+
+def probabilities(bundle: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """``(n, n_classes)`` probabilities in the order of ``bundle['classes']`` (a forest only knows
+    the classes it saw; the others get probability 0)."""
+    forest = bundle["model"]
+    out = np.zeros((len(x), len(bundle["classes"])), dtype=np.float32)
+    if len(x):
+        out[:, forest.classes_.astype(np.int64)] = forest.predict_proba(x)
+    return out
+
+
+def train_baseline(
+    features_path: str,
+    index_path: str,
+    splits_path: str,
+    *,
+    model_name: str,
+    task: str,
+    classes: list[str],
+    fold: int,
+    seed: int,
+    baselines: dict[str, Any],
+    class_weighting: str = "balanced",
+    out_model: str,
+    out_val_metrics: str,
+    out_metadata: str,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Fit the fold's random forest and write model, validation metrics and metadata."""
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    index = pd.read_parquet(index_path).reset_index(drop=True)
+    features = align_features(pd.read_parquet(features_path), index)
+    columns = feature_columns(features)
+    splits = pd.read_parquet(splits_path)
+    labels = encode_labels(index, task, classes)
+    positions = fold_positions(index, splits, fold, labels)
+    if len(positions["train"]) == 0:
+        raise TrainingDataError(
+            f"Fold {fold} of task {task!r} has no labelled training slices in {index_path!r}."
+        )
+    x = feature_matrix(features, columns)
+    job_seed = derive_seed(seed, f"{model_name}/{task}", fold)
+    forest = RandomForestClassifier(
+        n_estimators=int(baselines["n_estimators"]),
+        max_depth=int(baselines.get("max_depth", 0)) or None,
+        class_weight="balanced" if class_weighting == "balanced" else None,
+        n_jobs=max(1, int(threads)),
+        random_state=job_seed,
+    )
+    started = time.perf_counter()
+    forest.fit(x[positions["train"]], labels[positions["train"]])
+    seconds = time.perf_counter() - started
+    bundle = {"model": forest, "feature_columns": columns, "classes": list(classes),
+              "task": task, "fold": int(fold), "model_name": model_name}
+
+    val = positions["val"]
+    predicted = probabilities(bundle, x[val]).argmax(axis=1)
+    metrics = classification_metrics(labels[val], predicted, classes)
+    metrics.update(model=model_name, task=task, fold=int(fold))
+    io.write_json(metrics, out_val_metrics)
+    with io.atomic_path(out_model, suffix=".joblib") as tmp:
+        joblib.dump(bundle, tmp, compress=3)
+    meta = {
+        "model": model_name,
+        "task": task,
+        "fold": int(fold),
+        "classes": list(classes),
+        "seed": int(seed),
+        "job_seed": int(job_seed),
+        "config_hash": config_hash(model_name, task, classes, seed, baselines, class_weighting),
+        "baselines_config": baselines,
+        "class_weighting": class_weighting,
+        "n_features": len(columns),
+        "packages": package_versions(),
+        "device": {"type": "CPU", "threads": int(threads)},
+        "training_seconds": round(seconds, 3),
+        "train_slices": int(len(positions["train"])),
+        "val_slices": int(len(val)),
+        "images_per_second": round(len(positions["train"]) / seconds, 1) if seconds else None,
+    }
+    io.write_json(meta, out_metadata)
+    log.info("%s %s fold %d: %d features, %d train slices, val accuracy %s, macro-F1 %s",
+             model_name, task, fold, len(columns), len(positions["train"]), metrics["accuracy"],
+             metrics["macro_f1"])
+    return meta

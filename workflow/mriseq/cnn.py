@@ -1,0 +1,139 @@
+"""The slice classifier: a small custom 2D CNN in Keras 3 (TensorFlow backend).
+
+Architecture (``build_cnn``), for a ``size × size × 1`` uint8 slice (128 × 128 by default):
+
+1. ``Rescaling(1/255)``: the tensors are stored as windowed uint8, the model sees 0–1.
+2. Label-preserving augmentation, active only while training (identity in ``predict``):
+   random gain (contrast) and offset (brightness) of ``intensity``, translation of up to ``shift``
+   of the image size, rotation of up to ``rotation_degrees``. No flips and no large rotations: a
+   coronal slice must stay coronal, and nothing touches the intensities' ordering that tells
+   sequences apart.
+3. Stem: 5 × 5 convolution with stride 2 (``filters[0]``), batch norm, ReLU, 2 × 2 max-pool:
+   128 → 32 pixels before any wide convolution, which is what makes a training run cost tens of
+   seconds on one CPU core instead of minutes.
+4. One block per further entry of ``filters``: 3 × 3 convolution, batch norm, ReLU, 2 × 2 max-pool
+   (while the map is larger than 4 × 4). Depth = ``len(filters)``, width = the numbers in it.
+5. Global average pooling, dropout, a ``dense_units`` ReLU layer, dropout, softmax over the classes
+   (kept in float32 under mixed precision so the loss is computed in full precision).
+
+TensorFlow/Keras are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_ARCHITECTURE: dict[str, Any] = {"filters": [16, 32, 64, 96], "dense_units": 64,
+                                        "dropout": 0.3}
+DEFAULT_AUGMENTATION: dict[str, float] = {"intensity": 0.1, "shift": 0.05, "rotation_degrees": 5}
+# Batch-norm running statistics follow the weights within tens of steps (Keras' default 0.99 needs
+# hundreds): a fold of a small cohort trains only a few hundred steps in all, and with 0.99 the
+# inference-mode statistics lag so far behind that validation collapses to one class.
+BN_MOMENTUM = 0.9
+
+
+def build_cnn(
+    size: int,
+    n_classes: int,
+    architecture: dict[str, Any] | None = None,
+    augmentation: dict[str, float] | None = None,
+    seed: int = 0,
+):
+    """A compiled-ready (not compiled) ``keras.Model`` mapping ``(batch, size, size, 1)`` uint8 or
+    float input to class probabilities. ``seed`` seeds the augmentation layers."""
+    import keras
+    from keras import layers
+
+    arch = {**DEFAULT_ARCHITECTURE, **(architecture or {})}
+    aug = {**DEFAULT_AUGMENTATION, **(augmentation or {})}
+    filters = list(arch["filters"])
+
+    inputs = keras.Input(shape=(size, size, 1), name="slice")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    x = _augmentation(x, aug, seed)
+
+    x = layers.Conv2D(filters[0], 5, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    spatial = size // 4
+    for i, width in enumerate(filters[1:], start=1):
+        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn")(x)
+        x = layers.ReLU(name=f"block{i}_relu")(x)
+        if spatial > 4:
+            x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
+            spatial //= 2
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(arch["dropout"], seed=seed, name="dropout_gap")(x)
+    x = layers.Dense(arch["dense_units"], activation="relu", name="dense")(x)
+    x = layers.Dropout(arch["dropout"], seed=seed + 1, name="dropout_dense")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32",
+                           name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="mriseq_cnn")
+
+
+def _augmentation(x, aug: dict[str, float], seed: int):
+    """Keras preprocessing layers; they act only when the model is called with ``training=True``."""
+    from keras import layers
+
+    if aug["intensity"] > 0:
+        x = layers.RandomContrast(aug["intensity"], seed=seed + 11, name="aug_gain")(x)
+        x = layers.RandomBrightness(aug["intensity"], value_range=(0.0, 1.0), seed=seed + 12,
+                                    name="aug_offset")(x)
+    if aug["shift"] > 0:
+        x = layers.RandomTranslation(aug["shift"], aug["shift"], fill_mode="constant",
+                                     seed=seed + 13, name="aug_shift")(x)
+    if aug["rotation_degrees"] > 0:
+        x = layers.RandomRotation(aug["rotation_degrees"] / 360.0, fill_mode="constant",
+                                  seed=seed + 14, name="aug_rotate")(x)
+    return x
+
+
+def compile_cnn(model, learning_rate: float) -> None:
+    """Adam + categorical cross-entropy on one-hot targets; accuracy as the tracked metric."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def configure_runtime(threads: int, seed: int) -> dict[str, Any]:
+    """Set TF threads and seeds before any model is built; GPU: memory growth + mixed precision;
+    CPU: deterministic ops (same seed, same weights, same metrics).
+
+    Returns a description of the device for the metadata.
+    """
+    import keras
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, int(threads)))
+    except RuntimeError:
+        # Already initialised in this process (tests building several models): keep the settings.
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+    keras.utils.set_random_seed(int(seed))
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        names = []
+        for gpu in gpus:
+            details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        device = {"type": "GPU", "count": len(gpus), "names": names, "mixed_precision": True}
+    else:
+        keras.mixed_precision.set_global_policy("float32")
+        tf.config.experimental.enable_op_determinism()
+        device = {"type": "CPU", "count": 1, "names": ["cpu"], "mixed_precision": False,
+                  "deterministic": True}
+    device["threads"] = int(threads)
+    return device

@@ -1,0 +1,156 @@
+"""Figures drawn from stored tables only (confusion matrices, learning curves, model comparison).
+
+Each function reads CSV tables written by the evaluation or training stages and writes one figure
+per requested format, atomically. Changing a ``plots.*`` option reruns these jobs and nothing
+upstream. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mriseq.io import atomic_path
+
+log = logging.getLogger("mriseq.plots")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def readable(name: str) -> str:
+    """Class names as axis labels: ``t1_arterial`` -> ``T1 arterial``, ``t2_fs`` -> ``T2 FS``."""
+    words = str(name).split("_")
+    special = {"fs": "FS", "dwi": "DWI", "adc": "ADC", "mrcp": "MRCP", "t1": "T1", "t2": "T2"}
+    words = [special.get(w, w) for w in words]
+    return " ".join(words)
+
+
+def save_figure(fig, paths: Sequence[str | os.PathLike], dpi: int) -> None:
+    """Save ``fig`` to every path (format from the extension), each atomically."""
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip("."), bbox_inches="tight")
+
+
+def plot_confusion(table_csv: str | os.PathLike, out_paths: Sequence[str], title: str,
+                   cmap: str = "Blues", dpi: int = 120) -> None:
+    """Heatmap of a confusion table (``true`` column + one column per predicted class, taxonomy
+    order). Counts are annotated as integers, row-normalised tables as fractions."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    table = pd.read_csv(table_csv).set_index("true")
+    values = table.to_numpy(dtype=float)
+    normalised = "normalised" in Path(table_csv).name
+    n = len(table)
+    size = max(3.5, 0.55 * n + 2.0)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    sns.heatmap(
+        values, ax=ax, cmap=cmap, annot=True, fmt=".2f" if normalised else ".0f",
+        vmin=0, vmax=1 if normalised else None, square=True, linewidths=0.5, linecolor="white",
+        cbar_kws={"label": "fraction of reference class" if normalised else "count",
+                  "shrink": 0.8},
+        annot_kws={"fontsize": 7 if n > 6 else 9},
+        xticklabels=[readable(c) for c in table.columns],
+        yticklabels=[readable(c) for c in table.index],
+    )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    ax.set_title(title, fontsize=10)
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    plt.setp(ax.get_yticklabels(), rotation=0)
+    save_figure(fig, out_paths, dpi)
+    plt.close(fig)
+
+
+def plot_learning_curves(histories: Sequence[str | os.PathLike], out_paths: Sequence[str],
+                         title: str, dpi: int = 120) -> None:
+    """Loss and accuracy per epoch of every fold (training solid, validation dashed)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    colours = plt.get_cmap("tab10")
+    for fold, path in enumerate(histories):
+        history = pd.read_csv(path)
+        epochs = history["epoch"] + 1 if "epoch" in history else np.arange(1, len(history) + 1)
+        for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+            if metric in history:
+                ax.plot(epochs, history[metric], color=colours(fold), label=f"fold {fold} train")
+            if f"val_{metric}" in history:
+                ax.plot(epochs, history[f"val_{metric}"], color=colours(fold), linestyle="--",
+                        label=f"fold {fold} val")
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, out_paths, dpi)
+    plt.close(fig)
+
+
+def plot_comparison(tables: dict[str, str | os.PathLike], out_paths: Sequence[str], title: str,
+                    metric: str = "macro_f1", dpi: int = 120) -> None:
+    """Grouped bars: ``metric`` (with its bootstrap CI) per task × model, slice and volume level.
+    ``tables`` maps task name to its ``comparison.csv``."""
+    plt = _pyplot()
+    frames = [pd.read_csv(path).assign(task=task) for task, path in tables.items()]
+    df = pd.concat(frames, ignore_index=True)
+    levels = ["slice", "volume"]
+    models = list(dict.fromkeys(df["model"]))
+    tasks = list(tables)
+    fig, axes = plt.subplots(1, len(levels), figsize=(4 + 2.2 * len(tasks), 3.6), sharey=True,
+                             squeeze=False)
+    width = 0.8 / max(len(models), 1)
+    colours = plt.get_cmap("Set2")
+    for ax, level in zip(axes[0], levels, strict=True):
+        sub = df[df["level"] == level]
+        for j, model in enumerate(models):
+            rows = sub[sub["model"] == model].set_index("task").reindex(tasks)
+            x = np.arange(len(tasks)) + (j - (len(models) - 1) / 2) * width
+            value = rows[metric].to_numpy(dtype=float)
+            low = value - rows[f"{metric}_ci_low"].to_numpy(dtype=float)
+            high = rows[f"{metric}_ci_high"].to_numpy(dtype=float) - value
+            err = np.nan_to_num(np.vstack([low, high]), nan=0.0).clip(min=0)
+            ax.bar(x, np.nan_to_num(value), width, yerr=err, capsize=3, label=model,
+                   color=colours(j))
+        ax.set_xticks(np.arange(len(tasks)), tasks)
+        ax.set_title(f"{level} level")
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel(readable(metric).replace("macro f1", "macro F1"))
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, out_paths, dpi)
+    plt.close(fig)
+
+
+def plot_confusion_tables(tables: Sequence[str], figures: Sequence[str], formats: Sequence[str],
+                          label: str, cmap: str = "Blues", dpi: int = 120) -> None:
+    """Draw every ``confusion_<model>_<level>_<kind>.csv`` of one dataset×task to the figure path
+    of the same stem in each format (``figures`` lists all of them)."""
+    from mriseq.logs import progress
+
+    by_name = {Path(f).name: f for f in figures}
+    for table in progress(list(tables), desc="confusion matrices"):
+        stem = Path(table).stem
+        # Model names may hold underscores (hist_rf): split level and kind off the right.
+        prefix, level, kind = stem.rsplit("_", 2)
+        model = prefix.removeprefix("confusion_")
+        vote = " (majority vote)" if level == "volume" else ""
+        plot_confusion(table, [by_name[f"{stem}.{ext}"] for ext in formats],
+                       title=f"{label} · {model} · {level} level{vote} · {kind}",
+                       cmap=cmap, dpi=dpi)

@@ -1,0 +1,131 @@
+"""Slice-level predictions of every fold model on a dataset (CONTRACTS.md, Predictions).
+
+``results/{dataset}/predictions/{model}/{task}.parquet``: one row per (tensor row, fold) with
+``shard``, ``row``, ``series_key``, ``patient_key``, ``slice_index``, ``fold``, ``y_true`` (class
+name or null), ``y_pred`` and ``p_<class>`` for every class. On the train dataset only the held-out
+test series are predicted (the CV slices were seen in training); on other datasets every slice.
+One job loops over the folds so TensorFlow starts once per dataset × task.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mriseq import io
+from mriseq.tfdata import encode_labels, fold_positions, inference_dataset, open_tensors
+
+log = logging.getLogger("mriseq.predict")
+
+KEY_COLUMNS = ["shard", "row", "series_key", "patient_key", "slice_index"]
+
+
+def fold_of(model_path: str) -> int:
+    """The fold number of ``.../fold{k}/model.*``."""
+    match = re.search(r"fold(\d+)", str(model_path))
+    if match is None:
+        raise ValueError(f"Model path {model_path!r} does not name its fold (…/fold<k>/…).")
+    return int(match.group(1))
+
+
+def rows_to_predict(index: pd.DataFrame, splits_path: str | None) -> np.ndarray:
+    """Positions of ``index`` to predict: the test set with a splits table, else everything."""
+    if not splits_path:
+        return np.arange(len(index))
+    splits = pd.read_parquet(splits_path)
+    return fold_positions(index, splits, -1, np.zeros(len(index), np.int64))["test"]
+
+
+def prediction_table(index: pd.DataFrame, positions: np.ndarray, fold: int, task: str,
+                     classes: list[str], probabilities: np.ndarray) -> pd.DataFrame:
+    keys = index.iloc[positions]
+    table = pd.DataFrame({c: keys[c].to_numpy() if c in keys else None for c in KEY_COLUMNS})
+    table["fold"] = np.int64(fold)
+    labels = encode_labels(index, task, classes)[positions]
+    table["y_true"] = pd.Series(
+        [classes[i] if i >= 0 else None for i in labels], dtype="string"
+    ).to_numpy()
+    table["y_pred"] = [classes[i] for i in probabilities.argmax(axis=1)] if len(table) else []
+    for i, name in enumerate(classes):
+        table[f"p_{name}"] = probabilities[:, i].astype(np.float32)
+    return table
+
+
+def _empty_table(classes: list[str]) -> pd.DataFrame:
+    columns: dict[str, Any] = {
+        "shard": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"),
+        "series_key": pd.Series(dtype="string"), "patient_key": pd.Series(dtype="string"),
+        "slice_index": pd.Series(dtype="int64"), "fold": pd.Series(dtype="int64"),
+        "y_true": pd.Series(dtype="string"), "y_pred": pd.Series(dtype="string"),
+    }
+    columns.update({f"p_{c}": pd.Series(dtype="float32") for c in classes})
+    return pd.DataFrame(columns)
+
+
+def _combine(tables: list[pd.DataFrame], classes: list[str]) -> pd.DataFrame:
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return _empty_table(classes)
+    return pd.concat(tables, ignore_index=True)
+
+
+def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str], *, task: str,
+                classes: list[str], out_path: str, splits_path: str | None = None,
+                batch_size: int = 128, threads: int = 1) -> pd.DataFrame:
+    """Run every fold's ``model.keras`` over the dataset's slices and write the predictions."""
+    from mriseq.cnn import configure_runtime
+
+    configure_runtime(threads, 0)
+    import keras
+
+    tensors = open_tensors(tensor_paths, index_path)
+    positions = rows_to_predict(tensors.index, splits_path)
+    tables = []
+    for path in sorted(model_paths, key=fold_of):
+        model = keras.models.load_model(path)
+        if len(positions):
+            probabilities = model.predict(inference_dataset(tensors, positions, batch_size),
+                                          verbose=0)
+        else:
+            probabilities = np.zeros((0, len(classes)), np.float32)
+        tables.append(prediction_table(tensors.index, positions, fold_of(path), task, classes,
+                                       probabilities))
+        log.info("cnn %s fold %d: %d slices predicted", task, fold_of(path), len(positions))
+        keras.backend.clear_session()
+    table = _combine(tables, classes)
+    io.write_parquet(table, out_path)
+    return table
+
+
+def predict_baseline(features_path: str, index_path: str, model_paths: list[str], *, task: str,
+                     classes: list[str], out_path: str, splits_path: str | None = None,
+                     threads: int = 1) -> pd.DataFrame:
+    """Run every fold's ``model.joblib`` forest over the dataset's feature rows."""
+    import joblib
+
+    from mriseq.baselines import align_features, feature_matrix, probabilities
+
+    index = pd.read_parquet(index_path).reset_index(drop=True)
+    features = align_features(pd.read_parquet(features_path), index)
+    positions = rows_to_predict(index, splits_path)
+    tables = []
+    for path in sorted(model_paths, key=fold_of):
+        bundle = joblib.load(path)
+        if bundle["classes"] != list(classes):
+            raise ValueError(
+                f"Model {path!r} was trained on classes {bundle['classes']}, the config's "
+                f"taxonomy.{task} is {list(classes)}; retrain it."
+            )
+        bundle["model"].n_jobs = max(1, int(threads))
+        x = feature_matrix(features.iloc[positions], bundle["feature_columns"])
+        tables.append(prediction_table(index, positions, fold_of(path), task, classes,
+                                       probabilities(bundle, x)))
+        log.info("%s %s fold %d: %d slices predicted", bundle["model_name"], task,
+                 fold_of(path), len(positions))
+    table = _combine(tables, classes)
+    io.write_parquet(table, out_path)
+    return table

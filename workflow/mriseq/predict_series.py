@@ -1,0 +1,144 @@
+"""Predict mode: one row per series of an unlabelled archive (README "Classify your own archive").
+
+For each task the fold ensemble's slice predictions are voted per series (majority vote, ties by
+mean probability; ``mriseq.evaluate.vote_volumes``). Beside the pixel prediction the table carries
+the header evidence a reader checks first (plane from ImageOrientationPatient, the contrast-agent
+tag, b-values, SeriesDescription) and flags series where the two disagree:
+
+* ``orientation``: the header plane is a taxonomy class and differs from the predicted plane;
+* ``contrast``: ContrastBolusAgent is filled in but the series is predicted pre-contrast;
+* ``b_value``: the series carries a b-value > 0 but is predicted neither DWI nor ADC.
+
+A missing tag is not evidence (many archives never fill ContrastBolusAgent), so only positive
+header evidence can disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mriseq.evaluate import ensemble_slices, load_predictions, vote_volumes
+from mriseq.io import write_csv, write_parquet
+
+log = logging.getLogger("mriseq.predict_series")
+
+DIFFUSION_CLASSES = ("dwi", "adc")
+SERIES_COLUMNS = ["series_key", "patient_key", "study_key", "series_dir", "n_slices",
+                  "header_orientation", "series_description"]
+
+
+def _b_values(files: pd.DataFrame) -> pd.DataFrame:
+    """Per series: the distinct b-values as text (``0/400/800``), the largest, and whether any
+    file carries a contrast agent."""
+    def joined(values: pd.Series) -> str:
+        vals = np.unique(values.dropna().to_numpy(dtype=float))
+        return "/".join(f"{v:g}" for v in vals)
+
+    grouped = files.groupby("series_key")
+    out = pd.DataFrame({
+        "header_b_values": grouped["b_value"].agg(joined) if "b_value" in files else "",
+        "header_max_b_value": grouped["b_value"].max() if "b_value" in files else np.nan,
+        "header_contrast_agent": grouped["contrast_agent"].agg(lambda s: bool(s.fillna(False)
+                                                                            .any()))
+        if "contrast_agent" in files else False,
+    })
+    return out.reset_index()
+
+
+def series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
+                       series_path: str, files_path: str) -> pd.DataFrame:
+    """The predict-mode table (see module doc); ``predictions`` maps task to the CNN's
+    slice-level predictions of this dataset."""
+    series = pd.read_parquet(series_path)
+    keep = [c for c in SERIES_COLUMNS if c in series.columns]
+    out = series[keep].copy()
+    files = pd.read_parquet(files_path, columns=None)
+    out = out.merge(_b_values(files), on="series_key", how="left")
+    for task, path in predictions.items():
+        classes = list(taxonomy[task])
+        df = load_predictions(path, classes)
+        volumes = vote_volumes(ensemble_slices(df, classes), classes) if len(df) else None
+        if volumes is None or not len(volumes):
+            out[task] = None
+            out[f"{task}_vote_share"] = np.nan
+            out[f"{task}_mean_prob"] = np.nan
+            continue
+        volumes = volumes.rename(columns={"y_pred_vote": task, "vote_share": f"{task}_vote_share",
+                                          "mean_prob": f"{task}_mean_prob",
+                                          "n_slices": f"{task}_n_slices"})
+        cols = ["series_key", task, f"{task}_vote_share", f"{task}_mean_prob", f"{task}_n_slices"]
+        out = out.merge(volumes[cols], on="series_key", how="left")
+    reasons = _disagreements(out, taxonomy)
+    out["header_disagreement"] = reasons.str.len() > 0
+    out["disagreement_reasons"] = reasons
+    return out.sort_values(["patient_key", "series_dir"], na_position="last").reset_index(
+        drop=True)
+
+
+def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> pd.Series:
+    n = len(table)
+    parts = [[] for _ in range(n)]
+    if "orientation" in table and "header_orientation" in table:
+        planes = set(taxonomy.get("orientation", []))
+        header = table["header_orientation"].astype(object)
+        pred = table["orientation"].astype(object)
+        bad = header.isin(planes) & pred.notna() & (header != pred)
+        for i in np.flatnonzero(bad.to_numpy()):
+            parts[i].append("orientation")
+    if "contrast" in table and "pre" in taxonomy.get("contrast", []):
+        agent = table["header_contrast_agent"].fillna(False).astype(bool)
+        bad = agent & (table["contrast"] == "pre")
+        for i in np.flatnonzero(bad.to_numpy()):
+            parts[i].append("contrast")
+    diffusion = [c for c in DIFFUSION_CLASSES if c in taxonomy.get("sequence", [])]
+    if "sequence" in table and diffusion:
+        b = table["header_max_b_value"].astype(float).fillna(0) > 0
+        bad = b & table["sequence"].notna() & ~table["sequence"].isin(diffusion)
+        for i in np.flatnonzero(bad.to_numpy()):
+            parts[i].append("b_value")
+    return pd.Series([";".join(p) for p in parts], index=table.index, dtype=object)
+
+
+def write_series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
+                             series_path: str, files_path: str, out_parquet: str,
+                             out_csv: str) -> pd.DataFrame:
+    table = series_predictions(predictions, taxonomy, series_path, files_path)
+    log.info("%d series, %d with header/pixel disagreement", len(table),
+             int(table["header_disagreement"].sum()))
+    write_parquet(table, out_parquet)
+    write_csv(table, out_csv)
+    return table
+
+
+def sorted_links(series_table: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
+                 ) -> int:
+    """A tree ``out_dir/<sequence>/<orientation>_<contrast>/<series_key>`` of symlinks to the series
+    directories (named by pseudonym, so the tree shows no patient-derived directory names).
+    Built beside ``out_dir`` and renamed into place. Returns the number of links."""
+    table = pd.read_parquet(series_table)
+    out = Path(out_dir)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    root = Path(raw_dir).resolve()
+    count = 0
+    for row in table.itertuples(index=False):
+        if not isinstance(getattr(row, "sequence", None), str):
+            continue
+        folder = tmp / row.sequence / f"{row.orientation}_{row.contrast}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / row.series_key).symlink_to(root / row.series_dir, target_is_directory=True)
+        count += 1
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    log.info("%d series linked under %s", count, out)
+    return count

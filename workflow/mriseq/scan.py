@@ -1,0 +1,353 @@
+"""Scan / QC: DICOM headers of one shard -> files and rejects tables; merge -> manifests.
+
+A shard is a group of top-level entries of the raw directory (usually one patient each, see
+``mriseq.sharding``). ``scan_shard`` lists every file under its entries, reads each header with
+``mriseq.dicomio.read_header`` in a pool of worker processes, pseudonymises identifiers inside the
+worker (raw UIDs and patient IDs never leave it), applies the per-shard checks (duplicate
+SOPInstanceUID, Rows/Columns differing inside a series) and writes two Parquet files. Every file
+found lands in exactly one of them. ``merge_manifests`` concatenates the shards, rejects SOP
+instances duplicated across shards, builds the per-series table, joins the reference labels
+(``mriseq.labels``) and writes the QC summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from mriseq.dicomio import read_header
+from mriseq.io import write_csv, write_parquet
+from mriseq.logs import progress
+from mriseq.privacy import pseudonym, resolve_key
+
+log = logging.getLogger("mriseq.scan")
+
+_TEXT = ["transfer_syntax", "photometric", "sop_class_uid", "modality", "manufacturer",
+         "series_description", "image_type", "scanning_sequence", "sequence_variant",
+         "scan_options"]
+_NUMERIC = ["series_number", "instance_number", "echo_time", "repetition_time", "inversion_time",
+            "flip_angle", "echo_train_length", "b_value", "field_strength"]
+_GEOMETRY = ([f"iop_{i}" for i in range(6)] + [f"ipp_{i}" for i in range(3)]
+             + ["pixel_spacing_0", "pixel_spacing_1", "slice_thickness"])
+FILE_COLUMNS = (["path", "shard", "entry", "patient_key", "study_key", "series_key", "sop_key",
+                 "series_dir", "n_frames", "rows", "columns"] + _TEXT + _NUMERIC
+                + ["contrast_agent"] + _GEOMETRY + ["header_orientation", "slice_position"])
+_FILE_DTYPES = {
+    **{c: "string" for c in ["path", "shard", "entry", "patient_key", "study_key", "series_key",
+                            "sop_key", "series_dir", *_TEXT, "header_orientation"]},
+    **{c: "int64" for c in ["n_frames", "rows", "columns"]},
+    **{c: "float64" for c in [*_NUMERIC, *_GEOMETRY, "slice_position"]},
+    "contrast_agent": "bool",
+}
+REJECT_COLUMNS = ["path", "shard", "stage", "reason", "message"]
+_CHUNK = 256  # files per worker task: large enough to amortise inter-process traffic
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry
+
+
+def header_orientation(iop: Sequence[float] | None, tolerance: float) -> str:
+    """axial / coronal / sagittal when the slice normal's dominant component (of the unit normal)
+    is at least ``tolerance`` in magnitude, else oblique; unknown without a usable IOP."""
+    return _orientation(slice_normal(iop), tolerance)
+
+
+def _orientation(normal: tuple[float, float, float] | None, tolerance: float) -> str:
+    if normal is None:
+        return "unknown"
+    magnitudes = [abs(c) for c in normal]
+    axis = magnitudes.index(max(magnitudes))
+    if magnitudes[axis] < tolerance:
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[axis]
+
+
+def slice_normal(iop: Sequence[float] | None) -> tuple[float, float, float] | None:
+    """Unit normal (row cosines x column cosines) in patient coordinates, or None."""
+    # Plain floats, not NumPy: this runs once per file and np.cross costs ~20 us on 3-vectors.
+    if iop is None or len(iop) != 6:
+        return None
+    try:
+        rx, ry, rz, cx, cy, cz = (float(v) for v in iop)
+    except (TypeError, ValueError):
+        return None
+    normal = (ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx)
+    norm = math.sqrt(sum(c * c for c in normal))
+    if not math.isfinite(norm) or norm < 1e-6:
+        return None
+    return (normal[0] / norm, normal[1] / norm, normal[2] / norm)
+
+
+# ----------------------------------------------------------------------------------------------
+# Listing
+
+
+def list_files(raw_dir: str | os.PathLike, entries: Iterable[str]) -> list[tuple[str, str]]:
+    """(entry, path relative to raw_dir) of every non-directory under the given top-level entries.
+
+    Symbolic links are listed, never followed into: a link to a directory is one item (it becomes
+    a ``directory_link`` reject), so a link loop cannot make the walk infinite.
+    """
+    root = os.fspath(raw_dir)
+    found: list[tuple[str, str]] = []
+    for entry in entries:
+        top = os.path.join(root, entry)
+        if os.path.islink(top) or not os.path.isdir(top):
+            if os.path.lexists(top):
+                found.append((entry, entry))
+            else:
+                log.warning("entry %r listed for this shard no longer exists", entry)
+            continue
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            rel_dir = os.path.relpath(dirpath, root)
+            for name in filenames:
+                found.append((entry, os.path.join(rel_dir, name)))
+            for name in dirnames:
+                if os.path.islink(os.path.join(dirpath, name)):
+                    found.append((entry, os.path.join(rel_dir, name)))
+    found.sort(key=lambda item: item[1].encode("utf-8", "surrogateescape"))
+    return found
+
+
+def printable_path(rel: str) -> str:
+    """The path as valid UTF-8 text: undecodable bytes written as \\xNN escapes."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+# ----------------------------------------------------------------------------------------------
+# One file
+
+
+def scan_file(root: str, entry: str, rel: str, shard: str, key: bytes, max_pixels: int,
+              tolerance: float) -> tuple[bool, tuple]:
+    """(True, files row) or (False, rejects row) for one file; identifiers already pseudonymised."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False, (printable_path(rel), shard, "scan", "undecodable_name",
+                       "file name is not valid UTF-8")
+    result = read_header(os.path.join(root, rel), max_pixels)
+    if not result.ok:
+        return False, (rel, shard, "scan", result.reason, result.message)
+    f = result.fields
+    iop = _padded(f.get("iop"), 6)
+    ipp = _padded(f.get("ipp"), 3)
+    spacing = _padded(f.get("pixel_spacing"), 2)
+    normal = slice_normal(iop)
+    position = sum(n * p for n, p in zip(normal, ipp, strict=True)) if normal else math.nan
+    # Without a PatientID the top-level entry stands in for the patient (keeps splits grouped).
+    patient = f.get("patient_id") or f"entry:{entry}"
+    series_dir = os.path.dirname(rel) or "."
+    row = (
+        rel, shard, entry, pseudonym(patient, key), pseudonym(f.get("study_instance_uid"), key),
+        pseudonym(f["series_instance_uid"], key), pseudonym(f["sop_instance_uid"], key),
+        series_dir, int(f["n_frames"]), int(f["rows"]), int(f["columns"]),
+        *(f.get(c) for c in _TEXT),
+        *(_float(f.get(c)) for c in _NUMERIC),
+        bool(f.get("contrast_agent")),
+        *iop, *ipp, *spacing, _float(f.get("slice_thickness")),
+        _orientation(normal, tolerance), position,
+    )
+    return True, row
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _padded(values, n: int) -> list[float]:
+    values = list(values or [])
+    if len(values) != n:
+        return [math.nan] * n
+    return [_float(v) for v in values]
+
+
+def _scan_chunk(args) -> list[tuple[bool, tuple]]:
+    root, items, shard, key, max_pixels, tolerance = args
+    return [scan_file(root, entry, rel, shard, key, max_pixels, tolerance) for entry, rel in items]
+
+
+# ----------------------------------------------------------------------------------------------
+# A shard
+
+
+def scan_files(raw_dir, entries: Iterable[str], shard: str, key: bytes, max_pixels: int = 1 << 24,
+               orientation_tolerance: float = 0.8, workers: int = 1
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Files and rejects tables of the given top-level entries (per-shard checks applied)."""
+    root = os.fspath(raw_dir)
+    items = list_files(root, entries)
+    log.info("shard %s: %d files under %d entries", shard, len(items), len(list(entries)))
+    chunks = [(root, items[i:i + _CHUNK], shard, key, max_pixels, orientation_tolerance)
+              for i in range(0, len(items), _CHUNK)]
+    results: list[tuple[bool, tuple]] = []
+    bar = progress(None, total=len(items), desc=f"scan {shard}", unit="file")
+    if workers > 1 and len(chunks) > 1:
+        import multiprocessing
+
+        # fork: workers inherit the imported modules (spawn would re-import pydicom per worker).
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        with multiprocessing.get_context(method).Pool(min(workers, len(chunks))) as pool:
+            for chunk in pool.imap(_scan_chunk, chunks):
+                results.extend(chunk)
+                bar.update(len(chunk))
+    else:
+        for chunk in chunks:
+            results.extend(_scan_chunk(chunk))
+            bar.update(len(chunk[1]))
+    bar.close()
+    files = files_frame([row for ok, row in results if ok])
+    rejects = rejects_frame([row for ok, row in results if not ok])
+    files, extra = shard_checks(files)
+    return files, pd.concat([rejects, extra], ignore_index=True) if len(extra) else rejects
+
+
+def files_frame(rows: list[tuple]) -> pd.DataFrame:
+    df = pd.DataFrame.from_records(rows, columns=FILE_COLUMNS)
+    return df.astype(_FILE_DTYPES)
+
+
+def rejects_frame(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=REJECT_COLUMNS).astype("string")
+
+
+def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reject repeated SOP instances (the first path keeps it) and files whose Rows/Columns differ
+    from the series' most common size (ties: the size of the series' first path)."""
+    files = files.sort_values("path", kind="stable").reset_index(drop=True)
+    duplicate = files.duplicated("sop_key", keep="first")
+    first_path = files.groupby("sop_key")["path"].transform("first")
+    rejects = [(p, s, "scan", "duplicate_sop_instance", f"same SOPInstanceUID as {fp}")
+               for p, s, fp in zip(files.path[duplicate], files.shard[duplicate],
+                                   first_path[duplicate], strict=True)]
+    files = files[~duplicate]
+    mismatch = pd.Series(False, index=files.index)
+    sizes_per_series = files.groupby("series_key")[["rows", "columns"]].nunique()
+    mixed = sizes_per_series.index[(sizes_per_series > 1).any(axis=1)]
+    for _, group in files[files["series_key"].isin(mixed)].groupby("series_key", sort=False):
+        sizes = list(zip(group["rows"], group["columns"], strict=True))
+        counts = Counter(sizes)
+        if len(counts) < 2:
+            continue
+        best = max(counts.values())
+        keep = next(size for size in sizes if counts[size] == best)
+        for index, size in zip(group.index, sizes, strict=True):
+            if size != keep:
+                mismatch[index] = True
+                rejects.append((files.at[index, "path"], files.at[index, "shard"], "scan",
+                                "geometry_mismatch",
+                                f"{size[0]}x{size[1]} in a series of {keep[0]}x{keep[1]}"))
+    return files[~mismatch].reset_index(drop=True), rejects_frame(rejects)
+
+
+def scan_shard(raw_dir: str, entries: Sequence[str], files_out: str, rejects_out: str, shard: str,
+               key_env: str, key: str, max_pixels: int = 1 << 24,
+               orientation_tolerance: float = 0.8, workers: int = 1) -> None:
+    """Scan one shard's entries and write its files and rejects Parquet files."""
+    files, rejects = scan_files(raw_dir, list(entries), shard, resolve_key(key_env, key),
+                                max_pixels, orientation_tolerance, workers)
+    log.info("shard %s: %d files ok, %d rejected %s", shard, len(files), len(rejects),
+             dict(Counter(rejects["reason"])))
+    write_parquet(files, files_out)
+    write_parquet(rejects, rejects_out)
+
+
+# ----------------------------------------------------------------------------------------------
+# Merge
+
+
+SERIES_SUMMARY = ["series_description", "manufacturer", "modality", "image_type",
+                  "scanning_sequence", "sequence_variant", "scan_options", "series_number",
+                  "echo_time", "repetition_time", "inversion_time", "flip_angle",
+                  "echo_train_length", "field_strength", "transfer_syntax", "photometric",
+                  *[f"iop_{i}" for i in range(6)], "pixel_spacing_0", "pixel_spacing_1",
+                  "slice_thickness"]
+
+
+def series_table(files: pd.DataFrame) -> pd.DataFrame:
+    """One row per series: keys, counts, geometry and the header summary of its first file."""
+    ordered = files.sort_values(["series_key", "instance_number", "path"], kind="stable")
+    grouped = ordered.groupby("series_key", sort=True)
+    first = grouped[["patient_key", "study_key", "shard", "series_dir", "rows", "columns",
+                     *SERIES_SUMMARY]].first()
+    table = first.assign(
+        n_files=grouped.size(),
+        n_slices=grouped["n_frames"].sum(),
+        header_orientation=grouped["header_orientation"].agg(_mode),
+        b_value=grouped["b_value"].max(),
+        contrast_agent=grouped["contrast_agent"].any(),
+    ).reset_index()
+    columns = ["series_key", "patient_key", "study_key", "shard", "series_dir", "n_files",
+               "n_slices", "rows", "columns", "header_orientation", *SERIES_SUMMARY, "b_value",
+               "contrast_agent"]
+    return table[columns]
+
+
+def _mode(values: pd.Series) -> str:
+    counts = Counter(values)
+    return max(counts, key=lambda v: (counts[v], v != "unknown")) if counts else "unknown"
+
+
+def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], files_out: str,
+                    series_out: str, rejects_out: str, qc_out: str, labels_path: str = "",
+                    layout: str = "generic", taxonomy: dict | None = None,
+                    label_map: str = "resources/dlds_label_map.yaml",
+                    include_localizers: bool = True, key_env: str = "MRISEQ_PSEUDONYM_KEY",
+                    key: str = "") -> None:
+    """Concatenate shard tables, build series.parquet with reference labels, write QC summary."""
+    from mriseq.labels import join_labels
+    from mriseq.taxonomy import DEFAULT_TAXONOMY
+
+    files = pd.concat([pd.read_parquet(p) for p in files_shards], ignore_index=True) \
+        if files_shards else files_frame([])
+    rejects = pd.concat([pd.read_parquet(p) for p in rejects_shards], ignore_index=True) \
+        if rejects_shards else rejects_frame([])
+    files = files.astype(_FILE_DTYPES).sort_values(["shard", "path"], kind="stable")
+    duplicate = files.duplicated("sop_key", keep="first")
+    if duplicate.any():
+        first_path = files.groupby("sop_key")["path"].transform("first")
+        cross = rejects_frame([(p, s, "scan", "duplicate_sop_instance",
+                                f"same SOPInstanceUID as {fp} (another shard)")
+                               for p, s, fp in zip(files.path[duplicate], files.shard[duplicate],
+                                                   first_path[duplicate], strict=True)])
+        rejects = pd.concat([rejects, cross], ignore_index=True)
+        files = files[~duplicate]
+    files = files.reset_index(drop=True)
+    rejects = rejects.astype("string").sort_values(["shard", "path"]).reset_index(drop=True)
+    series = series_table(files)
+    series, label_qc = join_labels(
+        series, labels_path, layout, taxonomy or DEFAULT_TAXONOMY, label_map, include_localizers,
+        resolve_key(key_env, key))
+    qc = qc_summary(files, rejects, series, label_qc)
+    log.info("merged: %d files, %d rejects, %d series", len(files), len(rejects), len(series))
+    write_parquet(files, files_out)
+    write_parquet(series, series_out)
+    write_parquet(rejects, rejects_out)
+    write_csv(qc, qc_out)
+
+
+def qc_summary(files: pd.DataFrame, rejects: pd.DataFrame, series: pd.DataFrame,
+               label_qc: dict[str, int]) -> pd.DataFrame:
+    """reason,count rows: each reject reason, the label-join notes, and the totals."""
+    rows = sorted(Counter(rejects["reason"].astype(str)).items())
+    rows += sorted(label_qc.items())
+    rows += [("files_ok", len(files)), ("files_total", len(files) + len(rejects)),
+             ("series_total", len(series)),
+             ("series_labelled", int(series["label_sequence"].notna().sum()))]
+    return pd.DataFrame(rows, columns=["reason", "count"])
+
+
+def count_files(raw_dir: str | os.PathLike) -> int:
+    """Non-directory entries under ``raw_dir`` (what the invariant counts)."""
+    root = Path(raw_dir)
+    return len(list_files(root, sorted(os.listdir(root))))

@@ -1,0 +1,205 @@
+"""Training data: the memory-mapped shard tensors, the fold's rows and a tf.data input pipeline.
+
+The shard arrays ``results/{dataset}/tensors/{shard}.npy`` are opened with ``mmap_mode="r"``: every
+fold job (and every parallel job on one node) shares the page cache instead of copying the cohort.
+A batch is gathered from the memory maps by row number inside the pipeline (``tf.numpy_function``),
+in parallel with training and prefetched, so the accelerator never waits on Python.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mriseq.taxonomy import LABEL_COLUMN
+
+
+class TrainingDataError(ValueError):
+    """Inputs that cannot be trained on (missing shard, unknown label), worded as one sentence."""
+
+
+@dataclass
+class ShardTensors:
+    """All shards of a dataset as memory maps plus the merged index (one row per tensor row)."""
+
+    arrays: dict[str, np.ndarray]
+    index: pd.DataFrame
+
+    @property
+    def size(self) -> int:
+        first = next(iter(self.arrays.values()))
+        return int(first.shape[1])
+
+    def gather(self, positions: np.ndarray) -> np.ndarray:
+        """Slices for rows ``positions`` of ``index`` (uint8 ``(n, size, size)``), read from the
+        memory maps shard by shard (one fancy-index read per shard)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        out = np.empty((len(positions), self.size, self.size), dtype=np.uint8)
+        shard_codes = self._shard_codes[positions]
+        rows = self._rows[positions]
+        for code in np.unique(shard_codes):
+            mask = shard_codes == code
+            out[mask] = _as_uint8(self._array_list[code][rows[mask]])
+        return out
+
+    def __post_init__(self) -> None:
+        names = list(self.arrays)
+        self._array_list = [self.arrays[n] for n in names]
+        codes = {n: i for i, n in enumerate(names)}
+        missing = set(self.index["shard"].unique()) - set(codes)
+        if missing:
+            raise TrainingDataError(
+                f"Tensor index names shard(s) {sorted(missing)} without a tensor file."
+            )
+        self._shard_codes = self.index["shard"].map(codes).to_numpy(dtype=np.int64)
+        self._rows = self.index["row"].to_numpy(dtype=np.int64)
+
+
+def _as_uint8(block: np.ndarray) -> np.ndarray:
+    # preprocess.dtype float16 stores 0–255 as well; the model rescales uint8.
+    if block.dtype == np.uint8:
+        return block
+    return np.clip(np.rint(block.astype(np.float32)), 0, 255).astype(np.uint8)
+
+
+def open_tensors(tensor_paths: list[str | os.PathLike], index_path: str | os.PathLike
+                 ) -> ShardTensors:
+    """Memory-map every shard array (named ``{shard}.npy``) and read the merged index."""
+    arrays = {}
+    for path in tensor_paths:
+        path = Path(path)
+        if not path.is_file():
+            raise TrainingDataError(f"Tensor file {str(path)!r} does not exist.")
+        arrays[path.stem] = np.load(path, mmap_mode="r")
+    index = pd.read_parquet(index_path).reset_index(drop=True)
+    return ShardTensors(arrays=arrays, index=index)
+
+
+def encode_labels(index: pd.DataFrame, task: str, classes: list[str]) -> np.ndarray:
+    """Class numbers of ``index``'s ``label_<task>`` (-1 where the label is missing); a label
+    outside the taxonomy stops with one sentence naming it."""
+    column = LABEL_COLUMN.get(task, f"label_{task}")
+    if column not in index.columns:
+        return np.full(len(index), -1, dtype=np.int64)
+    lookup = {name: i for i, name in enumerate(classes)}
+    labels = index[column]
+    unknown = sorted(set(labels.dropna().unique()) - set(lookup))
+    if unknown:
+        raise TrainingDataError(
+            f"Column {column!r} holds class(es) {unknown} that are not in taxonomy.{task}."
+        )
+    return labels.map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def fold_positions(index: pd.DataFrame, splits: pd.DataFrame, fold: int,
+                   labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Index positions (labelled rows only) of the fold's ``train`` and ``val`` series and of the
+    held-out ``test`` series (splits contract: training fold k = cv series whose fold != k)."""
+    split = index[["series_key"]].merge(
+        splits[["series_key", "set", "fold"]].drop_duplicates("series_key"),
+        on="series_key", how="left",
+    )
+    labelled = labels >= 0
+    is_cv = (split["set"] == "cv").to_numpy()
+    folds = split["fold"].fillna(-1).to_numpy(dtype=np.int64)
+    return {
+        "train": np.flatnonzero(labelled & is_cv & (folds != fold)),
+        "val": np.flatnonzero(labelled & is_cv & (folds == fold)),
+        "test": np.flatnonzero((split["set"] == "test").to_numpy()),
+    }
+
+
+def epoch_samples(series: np.ndarray, positions: np.ndarray, max_per_series: int,
+                  epochs: int, rng: np.random.Generator) -> np.ndarray:
+    """``(epochs, n)`` training positions: per epoch up to ``max_per_series`` slices drawn anew from
+    every series (0 = all), shuffled. ``n`` is the same every epoch, so epochs stay aligned with
+    batches. Capping slices per series keeps long series from dominating and bounds epoch cost."""
+    keys = series[positions]
+    order = np.argsort(keys, kind="stable")
+    sorted_pos = positions[order]
+    _, starts, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    groups = [sorted_pos[s:s + c] for s, c in zip(starts, counts, strict=True)]
+    out = []
+    for _ in range(epochs):
+        chosen = []
+        for group in groups:
+            if max_per_series and len(group) > max_per_series:
+                chosen.append(rng.choice(group, size=max_per_series, replace=False))
+            else:
+                chosen.append(group)
+        epoch = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+        rng.shuffle(epoch)
+        out.append(epoch)
+    return np.stack(out).astype(np.int64)
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """``n / (k · count_c)`` for the k classes present in ``labels``; 1 for absent classes (they
+    have no samples to weight, and a fold of a tiny cohort may lack a class entirely)."""
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(n_classes, dtype=np.float64)
+    if present.any():
+        weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights.astype(np.float32)
+
+
+def training_dataset(tensors: ShardTensors, samples: np.ndarray, labels: np.ndarray,
+                     n_classes: int, batch_size: int, class_weights: np.ndarray | None = None):
+    """A tf.data pipeline over ``samples`` (``(epochs, n)`` positions): per epoch batches of
+    (slice ``(b, s, s, 1)`` uint8, one-hot target, sample weight), gathered from the memory maps in
+    parallel and prefetched. Yields exactly ``epochs × ceil(n / batch_size)`` batches."""
+    import tensorflow as tf
+
+    size = tensors.size
+    weights = np.ones(n_classes, np.float32) if class_weights is None else class_weights
+    label_table = tf.constant(np.maximum(labels, 0).astype(np.int32))
+    weight_table = tf.constant(weights.astype(np.float32))
+
+    def read(positions):
+        return tensors.gather(positions)
+
+    def load(positions):
+        images = tf.numpy_function(read, [positions], tf.uint8, stateful=False)
+        images = tf.reshape(images, [-1, size, size, 1])
+        classes = tf.gather(label_table, positions)
+        return images, tf.one_hot(classes, n_classes), tf.gather(weight_table, classes)
+
+    per_epoch = tf.data.Dataset.from_tensor_slices(samples)
+    batches = per_epoch.flat_map(
+        lambda epoch: tf.data.Dataset.from_tensor_slices(epoch).batch(batch_size)
+    )
+    return batches.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+def inference_dataset(tensors: ShardTensors, positions: np.ndarray, batch_size: int,
+                      labels: np.ndarray | None = None, n_classes: int = 0):
+    """Batches of slices for ``positions`` in order (validation, prediction); with ``labels``
+    each batch is (slices, one-hot target) as Keras expects for validation data."""
+    import tensorflow as tf
+
+    size = tensors.size
+    label_table = None if labels is None else tf.constant(np.maximum(labels, 0).astype(np.int32))
+
+    def read(batch_positions):
+        return tensors.gather(batch_positions)
+
+    def load(batch_positions):
+        images = tf.numpy_function(read, [batch_positions], tf.uint8, stateful=False)
+        images = tf.reshape(images, [-1, size, size, 1])
+        if label_table is None:
+            return images
+        return images, tf.one_hot(tf.gather(label_table, batch_positions), n_classes)
+
+    return (
+        tf.data.Dataset.from_tensor_slices(np.asarray(positions, dtype=np.int64))
+        .batch(batch_size)
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )

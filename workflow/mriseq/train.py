@@ -1,0 +1,263 @@
+"""Train one CNN for one ``{task}×{fold}`` and write its model, history, metrics and metadata.
+
+Outputs (CONTRACTS.md, ``results/models/cnn/{task}/fold{fold}/``): ``model.keras``,
+``history.csv``, ``val_metrics.json``, ``learning_curve.png``, ``metadata.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mriseq import io
+from mriseq.tfdata import (
+    TrainingDataError,
+    balanced_class_weights,
+    encode_labels,
+    epoch_samples,
+    fold_positions,
+    inference_dataset,
+    open_tensors,
+    training_dataset,
+)
+
+log = logging.getLogger("mriseq.train")
+
+PACKAGES = ("mriseq", "tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn",
+            "pyarrow")
+
+
+def derive_seed(seed: int, task: str, fold: int) -> int:
+    """A per-job seed from the config seed, the task and the fold (stable across runs/machines)."""
+    digest = hashlib.sha256(f"{seed}/{task}/{fold}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") % (2**31 - 1)
+
+
+def config_hash(*parts: Any) -> str:
+    """Short SHA-256 of the JSON form of everything that determines a model."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]
+                           ) -> dict[str, Any]:
+    """Accuracy, macro/weighted F1 (over the classes present in truth or prediction) and
+    per-class recall and support, for ``val_metrics.json``."""
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    out: dict[str, Any] = {"n": int(len(y_true)), "classes": list(classes)}
+    if len(y_true) == 0:
+        out.update(accuracy=None, macro_f1=None, weighted_f1=None, per_class={})
+        return out
+    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    recall = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
+    out.update(
+        accuracy=float(accuracy_score(y_true, y_pred)),
+        macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
+        weighted_f1=float(
+            f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)
+        ),
+        per_class={
+            classes[c]: {"recall": float(r), "support": int((y_true == c).sum())}
+            for c, r in zip(present, recall, strict=True)
+        },
+    )
+    return out
+
+
+class _Throughput:
+    """Keras callback measuring the time spent in the training part of each epoch (validation
+    excluded), so images/s is the training throughput."""
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class Callback(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.epoch_seconds: list[float] = []
+                self._start = 0.0
+                self._open = False
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+                self._open = True
+
+            def on_test_begin(self, logs=None):
+                self._close()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self._close()
+
+            def _close(self):
+                if self._open:
+                    self.epoch_seconds.append(time.perf_counter() - self._start)
+                    self._open = False
+
+        return Callback()
+
+
+def train_cnn(
+    tensor_paths: list[str],
+    index_path: str,
+    splits_path: str,
+    *,
+    task: str,
+    classes: list[str],
+    fold: int,
+    seed: int,
+    train: dict[str, Any],
+    out_model: str,
+    out_history: str,
+    out_val_metrics: str,
+    out_curve: str,
+    out_metadata: str,
+    threads: int = 1,
+    dpi: int = 100,
+) -> dict[str, Any]:
+    """Train the fold's CNN on the memory-mapped tensors and write the five outputs.
+
+    ``train`` is the config's ``train`` section (epochs, patience, batch_size, learning_rate,
+    class_weighting, max_slices_per_series, architecture, augmentation). Returns the metadata.
+    """
+    from mriseq.cnn import build_cnn, compile_cnn, configure_runtime
+
+    job_seed = derive_seed(seed, task, fold)
+    device = configure_runtime(threads, job_seed)
+    import keras
+
+    tensors = open_tensors(tensor_paths, index_path)
+    splits = pd.read_parquet(splits_path)
+    labels = encode_labels(tensors.index, task, classes)
+    positions = fold_positions(tensors.index, splits, fold, labels)
+    if len(positions["train"]) == 0:
+        raise TrainingDataError(
+            f"Fold {fold} of task {task!r} has no labelled training slices in {index_path!r}."
+        )
+    n_classes = len(classes)
+    rng = np.random.default_rng(job_seed)
+    epochs = int(train["epochs"])
+    batch_size = int(train["batch_size"])
+    series_codes = pd.factorize(tensors.index["series_key"])[0]
+    samples = epoch_samples(series_codes, positions["train"],
+                            int(train.get("max_slices_per_series", 0)), epochs, rng)
+    weights = None
+    if train.get("class_weighting", "balanced") == "balanced":
+        weights = balanced_class_weights(labels[positions["train"]], n_classes)
+    steps = int(np.ceil(samples.shape[1] / batch_size))
+    train_ds = training_dataset(tensors, samples, labels, n_classes, batch_size, weights)
+    has_val = len(positions["val"]) > 0
+    val_ds = (inference_dataset(tensors, positions["val"], batch_size, labels, n_classes)
+              if has_val else None)
+    log.info("task %s fold %d: %d train slices (%d per epoch, %d steps), %d validation slices, "
+             "classes %s, device %s", task, fold, len(positions["train"]), samples.shape[1], steps,
+             len(positions["val"]), classes, device["type"])
+
+    model = build_cnn(tensors.size, n_classes, train.get("architecture"),
+                      train.get("augmentation"), seed=job_seed)
+    compile_cnn(model, float(train["learning_rate"]))
+    throughput = _Throughput()
+    monitor = "val_loss" if has_val else "loss"
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=int(train["patience"]),
+                                      restore_best_weights=True),
+        throughput,
+    ]
+    started = time.perf_counter()
+    fit = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps, validation_data=val_ds,
+                    callbacks=callbacks, shuffle=False, verbose=2)
+    training_seconds = time.perf_counter() - started
+
+    history = pd.DataFrame(fit.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    io.write_csv(history, out_history)
+    _learning_curve(history, f"{task}, fold {fold}", out_curve, dpi)
+
+    if has_val:
+        probabilities = model.predict(inference_dataset(tensors, positions["val"], batch_size),
+                                      verbose=0)
+        metrics = classification_metrics(labels[positions["val"]],
+                                         probabilities.argmax(axis=1), classes)
+    else:
+        metrics = classification_metrics(np.empty(0), np.empty(0), classes)
+    metrics.update(model="cnn", task=task, fold=int(fold),
+                   best_epoch=int(history[monitor].to_numpy().argmin() + 1))
+    io.write_json(metrics, out_val_metrics)
+
+    with io.atomic_path(out_model, suffix=".keras") as tmp:
+        model.save(tmp)
+
+    images = int(samples.shape[1]) * len(history)
+    train_phase = float(np.sum(throughput.epoch_seconds))
+    steady = throughput.epoch_seconds[1:]
+    meta = {
+        "model": "cnn",
+        "task": task,
+        "fold": int(fold),
+        "classes": list(classes),
+        "seed": int(seed),
+        "job_seed": int(job_seed),
+        "config_hash": config_hash(task, classes, seed, train),
+        "train_config": train,
+        "packages": package_versions(),
+        "device": device,
+        "training_seconds": round(training_seconds, 3),
+        "epochs_run": int(len(history)),
+        "best_epoch": metrics["best_epoch"],
+        "train_slices": int(len(positions["train"])),
+        "train_slices_per_epoch": int(samples.shape[1]),
+        "val_slices": int(len(positions["val"])),
+        "class_weights": None if weights is None else [float(w) for w in weights],
+        "images_per_second": round(images / train_phase, 1) if train_phase > 0 else None,
+        "images_per_second_after_first_epoch": (
+            round(samples.shape[1] * len(steady) / sum(steady), 1) if steady else None
+        ),
+        "parameters": int(model.count_params()),
+        "host": platform.node(),
+    }
+    io.write_json(meta, out_metadata)
+    log.info("done in %.1f s: val accuracy %s, macro-F1 %s, %s images/s", training_seconds,
+             metrics["accuracy"], metrics["macro_f1"], meta["images_per_second"])
+    return meta
+
+
+def _learning_curve(history: pd.DataFrame, title: str, path: str, dpi: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        if metric in history:
+            ax.plot(history["epoch"], history[metric], marker="o", label="train")
+        if f"val_{metric}" in history:
+            ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    with io.atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)

@@ -1,0 +1,18 @@
+# Glue: Grad-CAM grid of one task's CNN on labelled slices of a dataset (mriseq.gradcam).
+from mriseq.gradcam import gradcam_grid
+from mriseq.logs import log_to
+
+with log_to(snakemake.log[0]):
+    gradcam_grid(
+        model_path=snakemake.input.model,
+        tensor_paths=list(snakemake.input.tensors),
+        predictions_path=snakemake.input.predictions,
+        classes=snakemake.params.classes,
+        per_class=snakemake.params.per_class,
+        seed=snakemake.params.seed,
+        out_png=snakemake.output.figure,
+        out_table=snakemake.output.table,
+        dpi=snakemake.params.dpi,
+        title=f"{snakemake.wildcards.dataset} · {snakemake.wildcards.task} · Grad-CAM "
+        f"(fold {snakemake.params.fold} model)",
+    )

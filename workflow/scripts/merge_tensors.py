@@ -1,0 +1,15 @@
+"""Merge a dataset's shard indexes into one index with labels, plus the decode QC summary."""
+
+from mriseq.logs import log_to
+from mriseq.preprocess import merge_tensors
+
+with log_to(snakemake.log[0]):
+    merge_tensors(
+        list(snakemake.input.shard_indexes),
+        list(snakemake.input.shard_rejects),
+        snakemake.input.manifest_rejects,
+        snakemake.input.series,
+        snakemake.output.index,
+        snakemake.output.qc_summary,
+        snakemake.output.rejects,
+    )

@@ -1,0 +1,13 @@
+# Glue: predict mode, one row per series with header hints (mriseq.predict_series).
+from mriseq.logs import log_to
+from mriseq.predict_series import write_series_predictions
+
+with log_to(snakemake.log[0]):
+    write_series_predictions(
+        predictions=dict(zip(snakemake.params.tasks, snakemake.input.predictions, strict=True)),
+        taxonomy=snakemake.params.taxonomy,
+        series_path=snakemake.input.series,
+        files_path=snakemake.input.files,
+        out_parquet=snakemake.output.parquet,
+        out_csv=snakemake.output.csv,
+    )
