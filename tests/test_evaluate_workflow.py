@@ -25,9 +25,9 @@ PLOTTING = {"plot_confusion", "plot_comparison", "plot_learning_curves", "gradca
 UPSTREAM = ("train_", "predict_", "evaluate_predictions", "scan_", "preprocess_", "split")
 
 
-def planned_jobs(workdir, *args) -> dict[str, int]:
+def planned_jobs(workdir, *args, configfile=TEST_CONFIG) -> dict[str, int]:
     """Rule -> job count of a dry-run (empty when nothing is to be done)."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args)
+    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args, configfile=configfile)
     text = proc.stdout + proc.stderr
     if "Job stats" not in text:
         assert "Nothing to be done" in text, text[-3000:]
@@ -82,7 +82,12 @@ def test_deleting_a_figure_reruns_only_its_plot(evaluated):
 
 
 def test_plot_option_reruns_only_plotting_jobs(evaluated):
-    jobs = planned_jobs(evaluated, "figures", "--config", "plots={dpi: 50, cmap: Greens}")
+    # A config variant (--config cannot type nested values): new resolution and colour map.
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["plots"] |= {"dpi": config["plots"]["dpi"] + 10, "cmap": "Greens"}
+    variant = evaluated / "plots_variant.yaml"
+    variant.write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(evaluated, "figures", configfile=variant)
     assert jobs, "changing plots.dpi and plots.cmap must redraw figures"
     assert set(jobs) <= PLOTTING, jobs
     assert "plot_confusion" in jobs

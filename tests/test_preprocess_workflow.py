@@ -13,7 +13,7 @@ import pandas as pd
 import pydicom
 import pytest
 import yaml
-from conftest import TEST_CONFIG, copy_workdir, run_snakemake
+from conftest import REPO, TEST_CONFIG, copy_workdir, run_snakemake
 from mriseq.sharding import shard_of
 from pydicom.uid import generate_uid
 
@@ -22,9 +22,11 @@ TARGETS = ["results/internal/splits/splits.parquet", "results/internal/splits/cl
            "results/dlds/tensors/qc_summary.csv"]
 
 
-def planned_jobs(workdir: Path, *args: str, configfile: Path = TEST_CONFIG) -> dict[str, int]:
-    """Rule → job count of a dry run."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args, configfile=configfile)
+def planned_jobs(workdir: Path, targets: list[str], *options: str,
+                 configfile: Path = TEST_CONFIG) -> dict[str, int]:
+    """Rule → job count of a dry run (targets first: --config and --quiet take several values)."""
+    proc = run_snakemake(workdir, *targets, "-n", *options, "--quiet", "rules",
+                         configfile=configfile)
     counts = {}
     for line in (proc.stdout + proc.stderr).splitlines():
         match = re.match(r"^\s*(\w+)\s+(\d+)\s*$", line)
@@ -49,6 +51,9 @@ def check_outputs(workdir: Path, dataset: str, size: int) -> pd.DataFrame:
 
 def test_workflow_tensors_splits_and_incremental_reruns(tiny_cohorts, tmp_path):
     workdir = copy_workdir(tiny_cohorts, tmp_path / "run")
+    # The DLDS label map is read relative to the working directory (scan stage).
+    (workdir / "resources").mkdir(exist_ok=True)
+    shutil.copy2(REPO / "resources/dlds_label_map.yaml", workdir / "resources")
     run_snakemake(workdir, "--cores", "2", *TARGETS)
     index = check_outputs(workdir, "internal", 32)
     check_outputs(workdir, "dlds", 32)
@@ -61,7 +66,7 @@ def test_workflow_tensors_splits_and_incremental_reruns(tiny_cohorts, tmp_path):
         assert train and val and not (train & val) and not (test_patients & (train | val))
 
     # A new image size reruns every preprocess job and everything downstream.
-    resized = planned_jobs(workdir, "--config", "preprocess={'size': 24}", *TARGETS)
+    resized = planned_jobs(workdir, TARGETS, "--config", "preprocess={'size': 24}")
     n_shards = index["shard"].nunique()
     assert resized.get("preprocess_shard", 0) >= n_shards
     assert resized.get("merge_tensors") == 2 and resized.get("split") == 1
@@ -115,7 +120,7 @@ def test_new_patient_reruns_only_its_shard(tiny_cohorts, tmp_path):
     new_rows = renamed_patient(raw / "dicom" / entries[0], raw / "dicom" / new_entry, labels)
     pd.concat([labels, new_rows]).to_csv(raw / "labels.csv", index=False)
 
-    jobs = planned_jobs(workdir, *targets, configfile=configfile)
+    jobs = planned_jobs(workdir, targets, configfile=configfile)
     assert jobs.get("scan_shard") == 1 and jobs.get("preprocess_shard") == 1
     run_snakemake(workdir, "--cores", "2", *targets, configfile=configfile)
     new_shard = shard_of(new_entry, config["scan"]["shards"])

@@ -65,7 +65,8 @@ def test_hostile_corpus_outputs_hold_no_identifiers(tmp_path):
                                                       "StudyInstanceUID") if ds.get(k)}
                 except Exception:
                     pass
-        labels = write_labels(tmp_path / "labels.csv", sorted(uids)[:1])
+        valid = pydicom.dcmread(raw / "p01_valid" / "explicit.dcm", stop_before_pixels=True)
+        labels = write_labels(tmp_path / "labels.csv", [valid.SeriesInstanceUID])
         config = write_config(tmp_path / "config.yaml", raw, labels)
         run_snakemake(tmp_path, "--cores", "2", *MANIFEST_TARGETS, configfile=config)
         names = PATIENT_NAME.split("^")
@@ -94,9 +95,9 @@ def test_synthetic_outputs_hold_no_patient_names_or_ids(tiny_cohorts, tmp_path):
     needles = []
     for patients in (workdir / "resources" / "synthetic").glob("*/patients.csv"):
         table = pd.read_csv(patients, dtype=str)
-        for column in table.columns:
-            if column.lower() in ("patientname", "patient_name", "name", "patientid",
-                                  "patient_id", "birth_date", "patientbirthdate"):
-                needles += [v for v in table[column].dropna() if len(v) >= 4]
+        for column in ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber"):
+            needles += [v for v in table.get(column, pd.Series(dtype=str)).dropna() if len(v) >= 4]
+        needles += [part for name in table.get("PatientName", []) for part in name.split("^")
+                    if len(part) >= 6]
     assert needles, "patients.csv lists no names or IDs"
     assert_absent(workdir, sorted(set(needles)))

@@ -24,7 +24,10 @@ DB_PASS=mriseq-slurmdbd
 NODE_WAIT_S=${MRISEQ_SLURM_WAIT_S:-90}
 
 say() { echo "setup_slurm: $*" >&2; }
-cannot() { say "cannot run: $*"; exit 3; }
+cannot() {
+    say "cannot run: $*"
+    exit 3
+}
 
 pid_alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -34,7 +37,10 @@ stop_pidfile() {
         pid=$(cat "$pidfile")
         say "stopping $name (pid $pid)"
         kill "$pid"
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.2
+        done
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"
@@ -53,13 +59,25 @@ stop_all() {
 node_state() { sinfo -h -N -o %T 2>/dev/null | head -1; }
 
 case "${1:-start}" in
-    stop) stop_all; exit 0 ;;
+    stop)
+        stop_all
+        exit 0
+        ;;
     status)
+        # Our own cluster with slurmctld down: say so at once (sinfo would wait for its timeout).
+        if grep -qs "written by tests/slurm/setup_slurm.sh" "$CONF/slurm.conf" &&
+            ! pid_alive /run/slurmctld.pid; then
+            exit 1
+        fi
         [[ $(node_state) == idle* || $(node_state) == mix* || $(node_state) == alloc* ]] &&
             sacct -n -X -S now-1minutes >/dev/null 2>&1
-        exit ;;
+        exit
+        ;;
     start) ;;
-    *) say "usage: $0 [start|stop|status]"; exit 2 ;;
+    *)
+        say "usage: $0 [start|stop|status]"
+        exit 2
+        ;;
 esac
 
 [[ $(id -u) == 0 ]] || cannot "needs root (installs packages and starts daemons)"
@@ -91,7 +109,10 @@ fi
 # --- configuration ------------------------------------------------------------------------------
 HOST=$(hostname -s)
 read -r -a hw <<<"$(slurmd -C | head -1)"
-hw_value() { local kv; for kv in "${hw[@]}"; do if [[ $kv == "$1="* ]]; then echo "${kv#*=}"; fi; done; }
+hw_value() {
+    local kv
+    for kv in "${hw[@]}"; do if [[ $kv == "$1="* ]]; then echo "${kv#*=}"; fi; done
+}
 CPUS=$(hw_value CPUs)
 SOCKETS=$(hw_value SocketsPerBoard)
 CORES=$(hw_value CoresPerSocket)
@@ -211,7 +232,10 @@ SQL
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
     local seconds=$1 what=$2
     shift 2
-    for ((i = 0; i < seconds * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    for ((i = 0; i < seconds * 5; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
     say "timed out after ${seconds}s waiting for $what (logs in $LOGDIR)"
     return 1
 }

@@ -161,7 +161,9 @@ def plot_grid(images: np.ndarray, maps: np.ndarray, chosen: pd.DataFrame, classe
     present = [c for c in classes if (chosen["y_true"] == c).any()]
     n_cols = max([int((chosen["y_true"] == c).sum()) for c in present] or [1])
     n_rows = max(len(present), 1)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 2.4 * n_rows), squeeze=False)
+    # At least ~4 inches wide so titles stay readable with one slice per class.
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(max(2.2 * n_cols, 4.0), 2.4 * n_rows),
+                             squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for r, name in enumerate(present):
@@ -177,7 +179,7 @@ def plot_grid(images: np.ndarray, maps: np.ndarray, chosen: pd.DataFrame, classe
     if not present:
         axes[0, 0].text(0.5, 0.5, "no labelled slices", ha="center", va="center")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(out_path, dpi=dpi, format="png")
     plt.close(fig)

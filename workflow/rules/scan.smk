@@ -27,7 +27,13 @@ def dataset_layout(wildcards):
 
 
 def dataset_label_map(wildcards):
-    return dataset_config(wildcards).get("label_map", "resources/dlds_label_map.yaml")
+    """The configured label map; a relative path missing from the working directory falls back
+    to the copy shipped beside the Snakefile (runs with --directory elsewhere)."""
+    path = dataset_config(wildcards).get("label_map", "resources/dlds_label_map.yaml")
+    shipped = os.path.join(workflow.basedir, path)
+    if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(shipped):
+        return shipped
+    return path
 
 
 def dataset_label_map_input(wildcards):

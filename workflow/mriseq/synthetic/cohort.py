@@ -27,11 +27,13 @@ from mriseq.io import atomic_path, write_csv
 from mriseq.logs import progress
 from mriseq.synthetic.layout import patient_entries
 from mriseq.synthetic.patient import PatientResult, generate_patient
+from mriseq.taxonomy import DEFAULT_TAXONOMY
 
 log = logging.getLogger("mriseq.synthetic")
 
 BROKEN_KINDS = ("zero_bytes", "truncated", "not_dicom", "no_pixel_data", "not_mr",
                 "duplicate_sop_instance", "geometry_mismatch")
+GENERATED_CLASSES = DEFAULT_TAXONOMY
 LABEL_MAP = Path(__file__).resolve().parents[3] / "resources" / "dlds_label_map.yaml"
 
 
@@ -59,6 +61,7 @@ def generate_cohort(out_dir: str, cohort: dict, taxonomy: dict, montage_path: st
                     label_map_path: str | Path = LABEL_MAP) -> None:
     """Generate the cohort described by ``cohort`` (a ``synthetic.cohorts.<name>`` config dict)
     into ``out_dir``, plus a montage PNG (one slice per sequence class) and class counts CSV."""
+    _check_taxonomy(taxonomy)
     layout = cohort["layout"]
     seed = int(cohort["seed"])
     n = int(cohort["patients"])
@@ -101,6 +104,17 @@ def generate_cohort(out_dir: str, cohort: dict, taxonomy: dict, montage_path: st
                   title=f"synthetic cohort ({layout}, seed {seed}): one slice per class")
     log.info("%d series, %d image files, %d broken files", len(series),
              int(series["n_files"].sum()), len(broken_rows))
+
+
+def _check_taxonomy(taxonomy: dict) -> None:
+    """The generator simulates the default classes; a taxonomy without them cannot label it."""
+    for task, classes in GENERATED_CLASSES.items():
+        missing = [c for c in classes if c not in taxonomy[task]]
+        if missing:
+            raise ValueError(
+                f"Config key 'taxonomy.{task}': the synthetic generator produces classes "
+                f"{', '.join(missing)} that the taxonomy does not list."
+            )
 
 
 def _check_classes(series: pd.DataFrame, taxonomy: dict) -> None:

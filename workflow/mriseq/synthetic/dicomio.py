@@ -13,7 +13,8 @@ from pydicom.tag import Tag
 from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    MRImageStorage,
+    JPEG2000Lossless,
+    RLELossless,
     SecondaryCaptureImageStorage,
 )
 
@@ -75,6 +76,11 @@ class SeriesWriter:
         self.ds = ds
         ts = ds.file_meta.TransferSyntaxUID
         self.implicit = ts == ImplicitVRLittleEndian
+        self.encoder = None
+        if ts.is_compressed:
+            from pydicom.pixels import get_encoder
+
+            self.encoder = get_encoder(ts)
         self._cache: dict = {}
 
     def _fp(self) -> DicomBytesIO:
@@ -89,6 +95,17 @@ class SeriesWriter:
         ds.file_meta.MediaStorageSOPInstanceUID = sop_instance_uid
         set_pixels(ds, pixels, ds.get("BitsStored", 16))
         ds["PixelData"].VR = "OW" if pixels.dtype.itemsize > 1 else "OB"
+        if self.encoder is not None:
+            from pydicom.encaps import encapsulate
+
+            frame = self.encoder.encode(
+                pixels, rows=ds.Rows, columns=ds.Columns, samples_per_pixel=1,
+                bits_allocated=ds.BitsAllocated, bits_stored=ds.BitsStored,
+                pixel_representation=0, photometric_interpretation="MONOCHROME2",
+                number_of_frames=1)
+            ds.PixelData = encapsulate([frame])
+            ds["PixelData"].VR = "OB"
+            ds["PixelData"].is_undefined_length = True
         meta = self._fp()
         write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
         parts = [b"\0" * 128, b"DICM", meta.getvalue()]
@@ -109,8 +126,15 @@ class SeriesWriter:
 
 
 def transfer_syntax(vendor: str, rng: np.random.Generator) -> str:
-    # Older GE archives are often implicit VR; everything else explicit VR little endian.
-    if vendor == "ge" and rng.random() < 0.5:
+    """Mostly uncompressed explicit VR; older GE archives often implicit VR; a few series
+    compressed losslessly (RLE everywhere, JPEG 2000 in Canon exports). Encoding costs 20–60 ms
+    per image, so compression stays rare."""
+    roll = rng.random()
+    if roll < 0.05:
+        return RLELossless
+    if vendor == "canon" and roll < 0.12:
+        return JPEG2000Lossless
+    if vendor == "ge" and roll < 0.5:
         return ImplicitVRLittleEndian
     return ExplicitVRLittleEndian
 

@@ -19,19 +19,21 @@ from mriseq.synthetic.phantom import build_phantom
 from mriseq.synthetic.plan import PatientContext, SeriesPlan, plan_patient
 from mriseq.synthetic.render import adc_map, render_series
 
-SURNAMES = ["SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "GARCIA", "MILLER", "DAVIS",
-            "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "WILSON", "ANDERSON",
-            "THOMAS", "TAYLOR", "MOORE", "JACKSON", "MARTIN", "LEE", "PEREZ", "THOMPSON", "WHITE",
-            "HARRIS", "SANCHEZ", "CLARK", "RAMIREZ", "LEWIS", "ROBINSON", "WALKER", "YOUNG",
-            "ALLEN", "KING", "WRIGHT", "SCOTT", "TORRES", "NGUYEN", "HILL", "FLORES", "GREEN",
-            "ADAMS", "NELSON", "BAKER", "HALL", "RIVERA", "CAMPBELL", "MITCHELL", "CARTER", "ROBERTS",
-            "KOWALSKI", "MUELLER", "OKAFOR", "TANAKA", "PATEL", "CHEN", "IVANOVA", "DUBOIS"]
-GIVEN_F = ["JANE", "MARY", "PATRICIA", "LINDA", "BARBARA", "ELIZABETH", "SUSAN", "JESSICA", "SARAH",
-           "KAREN", "NANCY", "LISA", "MARGARET", "SANDRA", "ASHLEY", "EMILY", "DONNA", "MICHELLE",
-           "AMANDA", "MELISSA", "ANA", "YUKI", "PRIYA", "FATIMA"]
-GIVEN_M = ["JOHN", "ROBERT", "MICHAEL", "WILLIAM", "DAVID", "RICHARD", "JOSEPH", "THOMAS",
-           "CHARLES", "CHRISTOPHER", "DANIEL", "MATTHEW", "ANTHONY", "MARK", "DONALD", "STEVEN",
-           "PAUL", "ANDREW", "JOSHUA", "KENNETH", "KEVIN", "BRIAN", "HIROSHI", "RAJ", "OMAR"]
+SURNAMES = (
+    "SMITH JOHNSON WILLIAMS BROWN JONES GARCIA MILLER DAVIS RODRIGUEZ MARTINEZ HERNANDEZ LOPEZ "
+    "GONZALEZ WILSON ANDERSON THOMAS TAYLOR MOORE JACKSON MARTIN LEE PEREZ THOMPSON WHITE "
+    "HARRIS SANCHEZ CLARK RAMIREZ LEWIS ROBINSON WALKER YOUNG ALLEN KING WRIGHT SCOTT TORRES "
+    "NGUYEN HILL FLORES GREEN ADAMS NELSON BAKER HALL RIVERA CAMPBELL MITCHELL CARTER ROBERTS "
+    "KOWALSKI MUELLER OKAFOR TANAKA PATEL CHEN IVANOVA DUBOIS "
+).split()
+GIVEN_F = (
+    "JANE MARY PATRICIA LINDA BARBARA ELIZABETH SUSAN JESSICA SARAH KAREN NANCY LISA MARGARET "
+    "SANDRA ASHLEY EMILY DONNA MICHELLE AMANDA MELISSA ANA YUKI PRIYA FATIMA "
+).split()
+GIVEN_M = (
+    "JOHN ROBERT MICHAEL WILLIAM DAVID RICHARD JOSEPH THOMAS CHARLES CHRISTOPHER DANIEL MATTHEW "
+    "ANTHONY MARK DONALD STEVEN PAUL ANDREW JOSHUA KENNETH KEVIN BRIAN HIROSHI RAJ OMAR "
+).split()
 AGENTS = {"extracellular": ["GADAVIST", "DOTAREM", "MULTIHANCE", "Gadobutrol 7.5 mL"],
           "gadoxetate": ["EOVIST", "PRIMOVIST"]}
 
@@ -50,7 +52,7 @@ def _hex(rng: np.random.Generator, n: int = 16) -> str:
     return rng.bytes(n // 2).hex()
 
 
-def _identity(rng: np.random.Generator, seed: int, index: int) -> dict:
+def _identity(rng: np.random.Generator) -> dict:
     female = rng.random() < 0.5
     given = str(rng.choice(GIVEN_F if female else GIVEN_M))
     name = f"{rng.choice(SURNAMES)}^{given}"
@@ -108,7 +110,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     seed = int(cohort["seed"])
     rng = np.random.default_rng([seed, index])
     dlds = cohort["layout"] == "dlds"
-    identity = _identity(rng, seed, index)
+    identity = _identity(rng)
     vendor = str(rng.choice(cohort.get("vendors", ["siemens", "ge", "philips"])))
     field_t = float(rng.choice(cohort.get("field_strengths", [1.5, 3.0])))
     manufacturer, model = vendors.manufacturer(rng, vendor, field_t)
@@ -142,7 +144,10 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                   and p.keyed]
     if not candidates:
         candidates = [i for i, p in enumerate(plans) if p.keyed and p.family != "adc"]
-    targets = {kind: int(rng.choice(candidates)) for kind in broken_kinds}
+    # Distinct series per kind where possible, so no file is broken twice.
+    chosen = rng.choice(candidates, size=len(broken_kinds),
+                        replace=len(candidates) < len(broken_kinds))
+    targets = {kind: int(si) for kind, si in zip(broken_kinds, chosen, strict=True)}
     written: dict[int, list[Path]] = {}
     series_dirs: dict[int, Path] = {}
     headers: dict[int, dict] = {}
@@ -362,6 +367,4 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
     if plan.contrast == "post" and rng.random() < 0.85:
         header["ContrastBolusAgent"] = agent
         header["ContrastBolusRoute"] = "IV"
-    if plan.family == "adc":
-        header["SeriesDescription"] = desc
     return header

@@ -281,16 +281,19 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
     p.paint("pancreas", inside(occ, box), box)
 
     # Bowel: fluid-filled small-bowel loops, a colon frame with stool and gas.
-    for _ in range(int(rng.integers(10, 17))):
-        start = np.array([u(-0.7, 0.7) * cav_a, y_body - u(-0.1, 0.7) * cav_b, u(-200, 0)])
+    # Small bowel fills the lower abdomen: many fluid- or chyme-filled loops at every depth.
+    for _ in range(int(rng.integers(18, 28))):
+        start = np.array([u(-0.75, 0.75) * cav_a, y_body + u(-0.8, 0.5) * cav_b, u(-210, 10)])
         pts = [start]
-        for _ in range(5):
-            pts.append(pts[-1] + rng.normal(scale=(30, 18, 25)))
-        r = u(8, 14)
+        for _ in range(6):
+            pts.append(pts[-1] + rng.normal(scale=(30, 20, 25)))
+        r = u(9, 15)
         occ, box = _tube(p, pts, r)
         p.paint("bowel_wall", inside(occ, box), box)
         occ, box = _tube(p, pts, r - 2.5)
-        p.paint(str(rng.choice(["bowel_fluid", "bowel_fluid", "stool"])), inside(occ, box), box)
+        p.paint(str(rng.choice(["bowel_fluid", "bowel_fluid", "stool", "air"], p=[0.45, 0.25,
+                                                                                  0.2, 0.1])),
+                inside(occ, box), box)
     colon = [(-cav_a * 0.8, 0, -170), (-cav_a * 0.8, 0, 20), (-cav_a * 0.5, -cav_b * 0.6, 40),
              (cav_a * 0.5, -cav_b * 0.6, 50), (cav_a * 0.8, 10, 40), (cav_a * 0.8, 10, -170)]
     colon = [np.array(c) + rng.normal(scale=6, size=3) for c in colon]

@@ -86,14 +86,14 @@ def make_geometry(ctx: PatientContext, plane: str, n: int, thickness: float, mat
     rot = rotation(axis, angle)
     row, col = rot @ row, rot @ col
     if plane == "axial":
-        fov_c = float(np.clip(2 * a * u(1.05, 1.25), 300, 480)) * fov_scale
+        fov_c = float(np.clip(2 * a * u(1.08, 1.25), 300, 500)) * fov_scale
         phase = float(np.clip((2 * b + 40) / fov_c, 0.62, 1.0))
         default_center = np.array([u(-10, 10), u(-10, 10), lc[2] - u(15, 45)])
         default_cov = u(140, 200)
     elif plane == "coronal":
         fov_c = float(np.clip(2 * a * u(1.05, 1.2), 320, 480)) * fov_scale
         phase = u(0.85, 1.05)
-        default_center = np.array([u(-10, 10), ph.spine_y - u(50, 90), lc[2] - u(30, 60)])
+        default_center = np.array([u(-10, 10), ph.spine_y - u(25, 75), lc[2] - u(30, 60)])
         default_cov = 2 * b * u(0.45, 0.75)
     else:
         fov_c = float(np.clip(2 * b * u(1.3, 1.6), 300, 440)) * fov_scale
@@ -119,8 +119,8 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
     shift = 1.3 if ctx.dlds else 1.0  # domain shift: other parameter ranges
 
     # Localizers: balanced SSFP, large FOV, a few thick slices per plane (one series per plane).
-    loc_n = max(1, min(3, ctx.slices[0]))
     for plane in ("coronal", "sagittal", "axial"):
+        loc_n = int(rng.integers(3, 6)) if ctx.slices[0] >= 5 else max(1, min(3, ctx.slices[0]))
         geo = make_geometry(ctx, plane, loc_n, u(7, 10), int(rng.choice([256, 224])),
                             oblique=False, coverage=u(30, 60), fov_scale=1.25, max_tilt_deg=2)
         prot = Protocol("bssfp", te=u(1.3, 1.8), tr=u(3.2, 4.2), flip=u(45, 70), field=f)
@@ -129,7 +129,8 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
 
     def ssfse(plane, letter):
         n = _n(ctx)
-        geo = make_geometry(ctx, plane, n, u(5, 7), int(rng.choice([256, 320, 288])))
+        matrix = int(rng.choice([256, 288, 320], p=[0.5, 0.3, 0.2]))
+        geo = make_geometry(ctx, plane, n, u(5, 7), matrix)
         prot = Protocol("fse", te=u(80, 100) * (0.9 if ctx.dlds else 1.0), tr=u(1000, 1600),
                         field=f, fat_suppression=0.0)
         return SeriesPlan("t2", "ssfse", "t2", plane, [prot], geo, noise=u(0.015, 0.03) * ns,
@@ -149,7 +150,7 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
 
     # MRCP: heavily T2-weighted, fluid only; a few thick slabs or a thin 3D stack.
     thick = rng.random() < 0.5
-    n_mrcp = max(1, _n(ctx, 0.4 if thick else 0.6))
+    n_mrcp = max(1, _n(ctx, 0.5 if thick else 0.8))
     ph = ctx.phantom
     centre = np.array([ph.liver_center[0] * u(0.3, 0.6), ph.spine_y - u(45, 65),
                        ph.liver_center[2] - u(10, 30)])
@@ -185,7 +186,7 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
                                 letter=letter))
 
     # Dynamic fat-suppressed 3D spoiled GRE: pre, arterial, portal, delayed (same geometry).
-    geo = make_geometry(ctx, "axial", _n(ctx), u(2.5, 4.0), int(rng.choice([256, 288, 320])))
+    geo = make_geometry(ctx, "axial", _n(ctx), u(2.5, 4.0), int(rng.choice([256, 288])))
     tr, te, flip = u(3.2, 4.6), u(1.3, 2.2), u(9, 15) * (1.1 if ctx.dlds else 1.0)
     fs = u(0.9, 0.98)
     noise = u(0.015, 0.03) * ns
@@ -209,7 +210,7 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
         plans.append(vibe("t1_arterial", "arterial", geo, letter, timing=timing))
     portal_coronal = rng.random() < 0.4
     if portal_coronal:
-        cgeo = make_geometry(ctx, "coronal", _n(ctx), u(2.5, 4.0), int(rng.choice([256, 320])))
+        cgeo = make_geometry(ctx, "coronal", _n(ctx), u(2.5, 4.0), int(rng.choice([256, 288])))
         plans.append(vibe("t1_portal", "portal", cgeo, "K"))
     else:
         plans.append(vibe("t1_portal", "portal", geo, "K"))

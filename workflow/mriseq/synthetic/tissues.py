@@ -64,41 +64,31 @@ FAT_T2 = (58, 68)
 FAT_T2_FSE = (140, 130)
 FAT_ADC = 0.15
 
-# Gadolinium concentration (mM) per tissue and phase of an extracellular agent; gadoxetate adds a
-# hepatobiliary phase. Tissues not listed take up nothing (fat, fluid, air, marrow get a trace).
-_GD: dict[str, dict[str, float]] = {
-    # phase:            early_art late_art portal delayed hepatobiliary
-    "aorta": dict(early_arterial=7.0, late_arterial=5.0, portal=2.6, delayed=1.2, hepatobiliary=0.4),
-    "heart_blood": dict(early_arterial=6.5, late_arterial=4.5, portal=2.6, delayed=1.2,
-                        hepatobiliary=0.4),
-    "portal_vein": dict(early_arterial=0.0, late_arterial=1.5, portal=3.6, delayed=1.4,
-                        hepatobiliary=0.4),
-    "hepatic_vein": dict(early_arterial=0.0, late_arterial=0.1, portal=2.6, delayed=1.3,
-                         hepatobiliary=0.3),
-    "ivc": dict(early_arterial=0.0, late_arterial=0.6, portal=2.4, delayed=1.3, hepatobiliary=0.3),
-    "liver": dict(early_arterial=0.1, late_arterial=0.35, portal=1.2, delayed=0.9, hepatobiliary=2.8),
-    "spleen": dict(early_arterial=2.6, late_arterial=2.2, portal=1.5, delayed=0.9, hepatobiliary=0.3),
-    "spleen_red_pulp": dict(early_arterial=0.3, late_arterial=0.8, portal=1.5, delayed=0.9,
-                            hepatobiliary=0.3),
-    "kidney_cortex": dict(early_arterial=3.5, late_arterial=3.0, portal=2.2, delayed=1.2,
-                          hepatobiliary=1.0),
-    "kidney_medulla": dict(early_arterial=0.2, late_arterial=0.6, portal=2.0, delayed=1.4,
-                           hepatobiliary=1.0),
-    "pancreas": dict(early_arterial=1.2, late_arterial=1.6, portal=1.1, delayed=0.7,
-                     hepatobiliary=0.3),
-    "myocardium": dict(early_arterial=1.5, late_arterial=1.5, portal=1.0, delayed=0.6,
-                       hepatobiliary=0.2),
-    "muscle": dict(early_arterial=0.1, late_arterial=0.25, portal=0.4, delayed=0.4,
-                   hepatobiliary=0.2),
-    "bowel_wall": dict(early_arterial=0.8, late_arterial=1.2, portal=1.2, delayed=0.8,
-                       hepatobiliary=0.3),
-    "marrow": dict(early_arterial=0.2, late_arterial=0.4, portal=0.5, delayed=0.4,
-                   hepatobiliary=0.2),
-    "disc": dict(early_arterial=0.0, late_arterial=0.0, portal=0.1, delayed=0.3, hepatobiliary=0.2),
-    "urine": dict(early_arterial=0.0, late_arterial=0.0, portal=0.0, delayed=4.0, hepatobiliary=2.0),
-    "bile_duct": dict(early_arterial=0.0, late_arterial=0.0, portal=0.0, delayed=0.0,
-                      hepatobiliary=3.5),
-    "bile": dict(early_arterial=0.0, late_arterial=0.0, portal=0.0, delayed=0.0, hepatobiliary=1.0),
+# Gadolinium concentration (mM) per tissue in the post-contrast phases of an extracellular agent;
+# gadoxetate adds the hepatobiliary phase (liver and bile ducts bright, vessels faded). Tissues not
+# listed take up nothing (fat, fluid, air).
+_GD_PHASES = ("early_arterial", "late_arterial", "portal", "delayed", "hepatobiliary")
+_GD: dict[str, tuple[float, float, float, float, float]] = {
+    #                 early   late   portal delayed  hbp
+    "aorta":           (7.0,  5.0,   2.6,   1.2,   0.4),
+    "heart_blood":     (6.5,  4.5,   2.6,   1.2,   0.4),
+    "portal_vein":     (0.0,  1.5,   3.6,   1.4,   0.4),
+    "hepatic_vein":    (0.0,  0.1,   2.6,   1.3,   0.3),
+    "ivc":             (0.0,  0.6,   2.4,   1.3,   0.3),
+    "liver":           (0.1,  0.35,  1.2,   0.9,   2.8),
+    "spleen":          (2.6,  2.2,   1.5,   0.9,   0.3),
+    "spleen_red_pulp": (0.3,  0.8,   1.5,   0.9,   0.3),
+    "kidney_cortex":   (3.5,  3.0,   2.2,   1.2,   1.0),
+    "kidney_medulla":  (0.2,  0.6,   2.0,   1.4,   1.0),
+    "pancreas":        (1.2,  1.6,   1.1,   0.7,   0.3),
+    "myocardium":      (1.5,  1.5,   1.0,   0.6,   0.2),
+    "muscle":          (0.1,  0.25,  0.4,   0.4,   0.2),
+    "bowel_wall":      (0.8,  1.2,   1.2,   0.8,   0.3),
+    "marrow":          (0.2,  0.4,   0.5,   0.4,   0.2),
+    "disc":            (0.0,  0.0,   0.1,   0.3,   0.2),
+    "urine":           (0.0,  0.0,   0.0,   4.0,   2.0),
+    "bile_duct":       (0.0,  0.0,   0.0,   0.0,   3.5),
+    "bile":            (0.0,  0.0,   0.0,   0.0,   1.0),
 }
 
 PHASES = ("pre", "early_arterial", "late_arterial", "portal", "delayed", "hepatobiliary")
@@ -107,11 +97,11 @@ PHASES = ("pre", "early_arterial", "late_arterial", "portal", "delayed", "hepato
 def gadolinium(tissue: str, phase: str, arterial_timing: float = 0.5) -> float:
     """Gadolinium concentration (mM) of ``tissue`` in ``phase``; ``arterial`` interpolates between
     early and late arterial by ``arterial_timing`` (0 = early, 1 = late)."""
-    curve = _GD.get(tissue)
-    if curve is None or phase == "pre":
+    values = _GD.get(tissue)
+    if values is None or phase == "pre":
         return 0.0
+    curve = dict(zip(_GD_PHASES, values, strict=True))
     if phase == "arterial":
-        return (1 - arterial_timing) * curve["early_arterial"] + arterial_timing * curve[
-            "late_arterial"
-        ]
+        early, late = curve["early_arterial"], curve["late_arterial"]
+        return (1 - arterial_timing) * early + arterial_timing * late
     return curve[phase]

@@ -13,7 +13,8 @@ MANUFACTURERS = {
     "siemens": ("SIEMENS", {1.5: ["Aera", "Avanto_fit"], 3.0: ["Skyra", "MAGNETOM Vida"]}),
     "ge": ("GE MEDICAL SYSTEMS", {1.5: ["SIGNA Artist", "Optima MR450w"],
                                   3.0: ["DISCOVERY MR750", "SIGNA Premier"]}),
-    "philips": ("Philips", {1.5: ["Ingenia", "Achieva"], 3.0: ["Ingenia Elition X", "Achieva dStream"]}),
+    "philips": ("Philips", {1.5: ["Ingenia", "Achieva"],
+                            3.0: ["Ingenia Elition X", "Achieva dStream"]}),
     "canon": ("CANON_MEC", {1.5: ["Vantage Orian"], 3.0: ["Vantage Galan 3T"]}),
 }
 
@@ -147,7 +148,9 @@ def image_type(vendor: str, family: str, derived: bool = False) -> list[str]:
         kind = "FFE" if family == "GR" else "SE"
         return ["ORIGINAL", "PRIMARY", f"M_{kind}", "M", kind]
     if derived:
-        return ["DERIVED", "PRIMARY", "OTHER"] if vendor == "ge" else ["DERIVED", "SECONDARY", "ADC"]
+        if vendor == "ge":
+            return ["DERIVED", "PRIMARY", "OTHER"]
+        return ["DERIVED", "SECONDARY", "ADC"]
     return ["ORIGINAL", "PRIMARY", "OTHER"]
 
 

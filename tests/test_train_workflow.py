@@ -1,0 +1,63 @@
+"""Integration: the train, baseline and predict rules on the tiny config (config/test.yaml).
+
+Runs the real upstream stages once, trains the contrast CNN and header forest on both folds,
+predicts the held-out test set, then retrains one fold and checks that the same seed gives the
+identical validation metrics and history on the CPU (issue 5.4).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import copy_workdir, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+TARGETS = ["results/internal/predictions/cnn/contrast.parquet",
+           "results/internal/predictions/header_rf/contrast.parquet"]
+FOLD0 = "results/models/cnn/contrast/fold0"
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_cohorts, tmp_path_factory):
+    workdir = copy_workdir(tiny_cohorts, tmp_path_factory.mktemp("trained"))
+    run_snakemake(workdir, "--cores", "2", *TARGETS)
+    return workdir
+
+
+def test_models_and_predictions_follow_the_contract(trained):
+    for model, files in {"cnn": ["model.keras", "history.csv", "val_metrics.json",
+                                 "learning_curve.png", "metadata.json"],
+                         "header_rf": ["model.joblib", "val_metrics.json", "metadata.json"]
+                         }.items():
+        for fold in (0, 1):
+            base = trained / f"results/models/{model}/contrast/fold{fold}"
+            assert all((base / name).is_file() for name in files), base
+            meta = json.loads((base / "metadata.json").read_text())
+            assert meta["classes"] == ["pre", "post"] and meta["seed"] == 7
+            assert meta["config_hash"] and meta["packages"]["numpy"]
+    meta = json.loads((trained / FOLD0 / "metadata.json").read_text())
+    assert meta["device"]["type"] == "CPU" and meta["images_per_second"] > 0
+    assert (trained / "logs/models/cnn/contrast/fold0.log").read_text().count("done in") == 1
+    assert (trained / "benchmarks/models/cnn/contrast/fold0.tsv").is_file()
+
+    splits = pd.read_parquet(trained / "results/internal/splits/splits.parquet")
+    test_series = set(splits.loc[splits["set"] == "test", "series_key"])
+    for model in ("cnn", "header_rf"):
+        table = pd.read_parquet(trained / f"results/internal/predictions/{model}/contrast.parquet")
+        assert list(table.columns) == ["shard", "row", "series_key", "patient_key", "slice_index",
+                                       "fold", "y_true", "y_pred", "p_pre", "p_post"]
+        assert set(table["series_key"]) == test_series
+        assert sorted(table["fold"].unique()) == [0, 1]
+        assert table["y_true"].notna().all()
+        assert ((table["p_pre"] + table["p_post"] - 1).abs() < 1e-5).all()
+
+
+def test_same_seed_gives_identical_validation_metrics(trained):
+    before = (trained / FOLD0 / "val_metrics.json").read_text()
+    history = (trained / FOLD0 / "history.csv").read_text()
+    run_snakemake(trained, "--cores", "1", "--force", f"{FOLD0}/val_metrics.json")
+    assert (trained / FOLD0 / "val_metrics.json").read_text() == before
+    assert (trained / FOLD0 / "history.csv").read_text() == history
