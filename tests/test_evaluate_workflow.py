@@ -27,7 +27,8 @@ UPSTREAM = ("train_", "predict_", "evaluate_predictions", "scan_", "preprocess_"
 
 def planned_jobs(workdir, *args, configfile=TEST_CONFIG) -> dict[str, int]:
     """Rule -> job count of a dry-run (empty when nothing is to be done)."""
-    proc = run_snakemake(workdir, "-n", "--quiet", "rules", *args, configfile=configfile)
+    # --quiet takes several values: it goes last so it cannot swallow a target.
+    proc = run_snakemake(workdir, "-n", *args, "--quiet", "rules", configfile=configfile)
     text = proc.stdout + proc.stderr
     if "Job stats" not in text:
         assert "Nothing to be done" in text, text[-3000:]

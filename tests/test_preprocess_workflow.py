@@ -24,8 +24,9 @@ TARGETS = ["results/internal/splits/splits.parquet", "results/internal/splits/cl
 
 def planned_jobs(workdir: Path, targets: list[str], *options: str,
                  configfile: Path = TEST_CONFIG) -> dict[str, int]:
-    """Rule → job count of a dry run (targets first: --config and --quiet take several values)."""
-    proc = run_snakemake(workdir, *targets, "-n", *options, "--quiet", "rules",
+    """Rule → job count of a dry run (-n ends --configfile's list, targets precede the options
+    that take several values)."""
+    proc = run_snakemake(workdir, "-n", *targets, *options, "--quiet", "rules",
                          configfile=configfile)
     counts = {}
     for line in (proc.stdout + proc.stderr).splitlines():
@@ -66,7 +67,11 @@ def test_workflow_tensors_splits_and_incremental_reruns(tiny_cohorts, tmp_path):
         assert train and val and not (train & val) and not (test_patients & (train | val))
 
     # A new image size reruns every preprocess job and everything downstream.
-    resized = planned_jobs(workdir, TARGETS, "--config", "preprocess={'size': 24}")
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["preprocess"]["size"] = 24
+    variant = tmp_path / "size24.yaml"
+    variant.write_text(yaml.safe_dump(config))
+    resized = planned_jobs(workdir, TARGETS, configfile=variant)
     n_shards = index["shard"].nunique()
     assert resized.get("preprocess_shard", 0) >= n_shards
     assert resized.get("merge_tensors") == 2 and resized.get("split") == 1

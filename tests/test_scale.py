@@ -52,8 +52,7 @@ def finished_10k(tmp_path_factory):
     finished run, made with empty outputs and `snakemake --touch`)."""
     root = tmp_path_factory.mktemp("scale10k")
     workdir, configfile, raw_dir, labels = prepare(root, 10_000, shards=32)
-    full = dry_run_counts(workdir, configfile)
-    materialise(workdir, configfile)
+    full, _ = materialise(workdir, configfile)
     _, proc = snakemake(workdir, configfile, "-n")
     assert nothing_to_do(proc.stdout + proc.stderr), proc.stdout[-2000:]
     return workdir, configfile, raw_dir, labels, full

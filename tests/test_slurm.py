@@ -118,8 +118,10 @@ def rule_of(comment: str) -> str:
     return comment.removeprefix("rule_").split("_wildcards_")[0]
 
 
-def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin, tiny_cohorts):
+def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin, request):
     cpus, memory_mb = slurm_cluster
+    # Requested here, not as an argument: a session fixture would be built before the skip checks.
+    tiny_cohorts = request.getfixturevalue("tiny_cohorts")
     workdir = copy_workdir(tiny_cohorts, (tmp_path / "work").resolve())
     profile = node_sized_profile(tmp_path / "profile", cpus, memory_mb)
     since = (dt.datetime.now() - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")

@@ -54,7 +54,8 @@ def _files(raw: Path) -> list[Path]:
 
 def _headers(raw: Path, broken: pd.DataFrame) -> dict[str, pydicom.Dataset]:
     skip = set(broken["path"])
-    return {str(p.relative_to(raw)): pydicom.dcmread(p, stop_before_pixels=True)
+    # force=True: a few legacy series are bare data sets without preamble or File Meta group.
+    return {str(p.relative_to(raw)): pydicom.dcmread(p, stop_before_pixels=True, force=True)
             for p in _files(raw) if str(p.relative_to(raw)) not in skip}
 
 
@@ -120,7 +121,7 @@ def test_broken_files_of_every_kind(generic):
             with pytest.raises(InvalidDicomError):
                 pydicom.dcmread(path)
         elif row.kind == "truncated":
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
             expected = ds.Rows * ds.Columns * ds.BitsAllocated // 8
             assert path.stat().st_size < expected
         elif row.kind == "no_pixel_data":
@@ -129,11 +130,11 @@ def test_broken_files_of_every_kind(generic):
         elif row.kind == "not_mr":
             assert pydicom.dcmread(path).Modality != "MR"
         elif row.kind == "duplicate_sop_instance":
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
             twin = by_sop[ds.SOPInstanceUID]
             assert twin != row.path and twin < row.path  # the later path is the broken one
         elif row.kind == "geometry_mismatch":
-            ds = pydicom.dcmread(path)
+            ds = pydicom.dcmread(path, force=True)
             others = [h for h in good.values() if h.SeriesInstanceUID == ds.SeriesInstanceUID]
             assert others and all((h.Rows, h.Columns) != (ds.Rows, ds.Columns) for h in others)
             assert ds.pixel_array.shape == (ds.Rows, ds.Columns)
@@ -148,13 +149,24 @@ def test_headers_are_real_and_identities_listed(generic):
     assert names == set(patients["PatientName"])
     manufacturers = {ds.Manufacturer for ds in headers.values()}
     assert len(manufacturers) >= 2
-    one = pydicom.dcmread(raw / next(iter(headers)))
+    one = next(pydicom.dcmread(raw / p) for p, ds in headers.items()
+               if "TransferSyntaxUID" in ds.file_meta)
     assert one.file_meta.MediaStorageSOPInstanceUID == one.SOPInstanceUID
     assert one.pixel_array.shape == (one.Rows, one.Columns)
     dwi = [ds for ds in headers.values() if "DiffusionBValue" in ds]
     assert len({float(ds.DiffusionBValue) for ds in dwi}) >= 2
     adc = [ds for ds in headers.values() if "ADC" in ds.ImageType]
     assert adc and all(ds.ImageType[0] == "DERIVED" for ds in adc)
+    # Legacy series (bare implicit-VR data sets) decode once the transfer syntax is supplied.
+    labels = pd.read_csv(generic / "labels.csv")
+    legacy = set(labels.loc[~labels["part10"], "SeriesInstanceUID"])
+    assert legacy, "the test cohort should hold a legacy series"
+    for path, ds in headers.items():
+        assert ("TransferSyntaxUID" not in ds.file_meta) == (ds.SeriesInstanceUID in legacy)
+        if ds.SeriesInstanceUID in legacy:
+            full = pydicom.dcmread(raw / path, force=True)
+            full.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+            assert full.pixel_array.shape == (full.Rows, full.Columns)
 
 
 def test_dlds_layout_and_key(dlds):
@@ -239,3 +251,50 @@ def test_phantom_is_seeded_and_varies_between_patients():
     assert 0.8 < liver < 3.5  # litres: an adult liver
     vol = render_volume(a, Protocol("fse", te=90, tr=5000))
     assert vol.shape == a.shape and np.isfinite(vol).all()
+
+
+@pytest.mark.parametrize("syntax", ["ExplicitVRLittleEndian", "ImplicitVRLittleEndian",
+                                    "RLELossless", "JPEG2000Lossless"])
+def test_series_writer_round_trips_pixels(tmp_path, syntax):
+    from mriseq.synthetic.dicomio import SeriesWriter, new_dataset
+    from pydicom import uid as uids
+
+    ds = new_dataset(uids.MRImageStorage, getattr(uids, syntax))
+    ds.Modality, ds.PatientName, ds.BitsStored = "MR", "DOE^JANE", 12
+    writer = SeriesWriter(ds)
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        pixels = rng.integers(0, 4096, size=(64 + i, 72), dtype=np.uint16)
+        writer.write(tmp_path / f"{i}.dcm", f"1.2.3.{i}", pixels)
+        back = pydicom.dcmread(tmp_path / f"{i}.dcm")
+        assert back.file_meta.TransferSyntaxUID == getattr(uids, syntax)
+        assert back.SOPInstanceUID == f"1.2.3.{i}" and str(back.PatientName) == "DOE^JANE"
+        assert np.array_equal(back.pixel_array, pixels)
+
+
+def test_stir_nulls_fat():
+    from mriseq.synthetic.signal import stir_ti
+
+    for field in (1.5, 3.0):
+        stir = tissue_signals(Protocol("fse", te=60, tr=6000, field=field, ti=stir_ti(field)))
+        t2 = tissue_signals(Protocol("fse", te=60, tr=6000, field=field))
+        assert abs(stir[INDEX["fat_sc"]]) < 0.2 * abs(t2[INDEX["fat_sc"]])
+        assert abs(stir[INDEX["bile_duct"]]) > 0.5 * abs(t2[INDEX["bile_duct"]])
+
+
+@pytest.mark.slow
+def test_rule_writes_cohorts_montage_and_counts(tiny_cohorts):
+    """The real rule on config/test.yaml: both cohorts, their montages and class counts."""
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    for name, cohort in config["synthetic"]["cohorts"].items():
+        out = tiny_cohorts / "resources" / "synthetic" / name
+        raw = raw_dir_of(out, cohort["layout"])
+        assert sorted(p.name for p in raw.iterdir()) == patient_entries(cohort["layout"],
+                                                                        cohort["patients"])
+        counts = pd.read_csv(tiny_cohorts / "results" / "synthetic" / name / "class_counts.csv")
+        seq = counts[counts["task"] == "sequence"]
+        assert (seq["slices"] > 0).all() and len(seq) == len(config["taxonomy"]["sequence"])
+        montage = tiny_cohorts / "results" / "synthetic" / name / "montage.png"
+        assert montage.read_bytes().startswith(b"\x89PNG")
+        assert set(pd.read_csv(out / "broken.csv")["kind"]) == set(BROKEN_KINDS)
+    assert (tiny_cohorts / "logs" / "synthetic" / "internal.log").is_file()

@@ -161,16 +161,18 @@ def prepare(root: Path, n_series: int, shards: int) -> tuple[Path, Path, Path, P
     return workdir, configfile, raw_dir, labels
 
 
-def materialise(workdir: Path, configfile: Path) -> float:
+def materialise(workdir: Path, configfile: Path) -> tuple[Counter, float]:
     """Create every planned output as an empty file (the no-op state of a finished run), then let
-    ``snakemake --touch`` order their mtimes along the DAG. Returns the seconds --touch took."""
+    ``snakemake --touch`` order their mtimes along the DAG. Returns the jobs the first dry-run
+    planned and the seconds --touch took."""
     _, proc = snakemake(workdir, configfile, "-n")
-    for path in planned_outputs(proc.stdout + proc.stderr):
+    output = proc.stdout + proc.stderr
+    for path in planned_outputs(output):
         target = workdir / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.touch()
     seconds, _ = snakemake(workdir, configfile, "--touch", "--cores", "1")
-    return seconds
+    return job_counts(output), seconds
 
 
 def measure(root: Path, n_series: int, shards: int) -> dict:
@@ -180,7 +182,7 @@ def measure(root: Path, n_series: int, shards: int) -> dict:
     build_s = time.perf_counter() - start
     first_s, proc = snakemake(workdir, configfile, "-n")
     jobs = job_counts(proc.stdout + proc.stderr)
-    touch_s = materialise(workdir, configfile)
+    _, touch_s = materialise(workdir, configfile)
     noop_s, proc = snakemake(workdir, configfile, "-n")
     if not nothing_to_do(proc.stdout + proc.stderr):
         raise RuntimeError(f"the rerun after --touch still has work:\n{proc.stdout[-3000:]}")
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['touch_s']:>8.1f}", flush=True)
     finally:
         if args.root is None:
+            print(f"removing {root} (slow on file systems mounted with discard)", flush=True)
             shutil.rmtree(root, ignore_errors=True)
 
     base = rows[0]

@@ -72,8 +72,11 @@ class SeriesWriter:
     the same for every file only once (pydicom's per-element encoding dominates write time).
     The output is a standard Part-10 file: preamble, ``DICM``, File Meta group, data set."""
 
-    def __init__(self, ds: Dataset):
+    def __init__(self, ds: Dataset, part10: bool = True):
         self.ds = ds
+        # part10=False: a bare implicit-VR data set without preamble and File Meta group, as
+        # some old archives hold (readers need force=True).
+        self.part10 = part10
         ts = ds.file_meta.TransferSyntaxUID
         self.implicit = ts == ImplicitVRLittleEndian
         self.encoder = None
@@ -106,9 +109,11 @@ class SeriesWriter:
             ds.PixelData = encapsulate([frame])
             ds["PixelData"].VR = "OB"
             ds["PixelData"].is_undefined_length = True
-        meta = self._fp()
-        write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
-        parts = [b"\0" * 128, b"DICM", meta.getvalue()]
+        parts = []
+        if self.part10:
+            meta = self._fp()
+            write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+            parts = [b"\0" * 128, b"DICM", meta.getvalue()]
         for elem in ds:  # iteration is in tag order
             if elem.tag in _PER_FILE:
                 fp = self._fp()

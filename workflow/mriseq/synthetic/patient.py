@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydicom.uid import MRImageStorage
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage
 
 from mriseq.synthetic import dicomio, vendors
 from mriseq.synthetic.phantom import build_phantom
@@ -152,6 +152,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     series_dirs: dict[int, Path] = {}
     headers: dict[int, dict] = {}
     dwi_images: dict[int, tuple[list, float]] = {}
+    previews: dict[int, np.ndarray] = {}
     minute = 0.0
     for si, plan in enumerate(plans):
         minute += float(rng.uniform(0.5, 4.0))
@@ -167,6 +168,9 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                 dwi_images[si] = (images, plan.noise * reference)
         desc = vendors.description(rng, vendor, plan.desc_kind, plan.plane,
                                    tuple(int(b) for b in plan.b_values))
+        if plan.protocols[0].ti > 0:
+            desc = (desc.replace("fs", "stir").replace("FS", "STIR").replace("SPAIR", "STIR")
+                    .replace("FatSat", "STIR"))
         roll = rng.random()
         if roll < empty_p:
             desc = ""
@@ -199,7 +203,8 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         instance = 0
         mismatch_slice = (len(geo.offsets) // 2 if targets.get("geometry_mismatch") == si
                           else None)
-        writer = dicomio.SeriesWriter(ds)
+        legacy = ts == ImplicitVRLittleEndian and not dlds and rng.random() < 0.2
+        writer = dicomio.SeriesWriter(ds, part10=not legacy)
         for bi, slices in enumerate(images):
             if plan.family == "dwi":
                 ds.DiffusionBValue = float(plan.protocols[bi].b)
@@ -225,6 +230,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                 path = sdir / f"{_hex(rng, int(rng.choice([12, 16, 20])))}{ext}"
                 writer.write(path, dicomio.uid(rng), stored)
                 paths.append(path)
+                previews[si] = stored
                 if i == mismatch_slice and bi == 0:
                     result.broken.append({"path": path, "kind": "geometry_mismatch"})
         written[si] = paths
@@ -243,6 +249,8 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
             "n_files": len(paths),
             "n_slices": good,
             "letter": plan.letter or "",
+            "transfer_syntax": str(ts),
+            "part10": not legacy,
             "keyed": plan.keyed,
         })
         if plan.sequence not in result.samples and plan.keyed:
@@ -252,7 +260,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     for kind, si in targets.items():
         if kind == "geometry_mismatch":
             continue
-        path = _break(kind, rng, written[si], series_dirs[si], headers[si], dlds)
+        path = _break(kind, rng, written[si], series_dirs[si], headers[si], dlds, previews[si])
         result.broken.append({"path": path, "kind": kind})
         if kind == "truncated":
             row = next(r for r in result.series
@@ -274,7 +282,8 @@ def _other_matrix(stored: np.ndarray, spacing) -> tuple[np.ndarray, tuple[float,
                                                       spacing[1] * cols / new[1])
 
 
-def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bool) -> Path:
+def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bool,
+           preview: np.ndarray) -> Path:
     """Write one deliberately broken file of ``kind`` beside the series; returns its path."""
     from pydicom import dcmread
 
@@ -289,16 +298,17 @@ def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bo
         victim.write_bytes(data[: int(len(data) * rng.uniform(0.55, 0.75))])
         return victim
     if kind == "not_dicom":
-        image = dcmread(paths[0]).pixel_array
-        fresh.write_bytes(dicomio.png_bytes(image))
+        fresh.write_bytes(dicomio.png_bytes(preview))
         return fresh
     if kind == "no_pixel_data":
-        ds = dcmread(paths[0])
+        ds = dcmread(paths[0], force=True, stop_before_pixels=True)
         for keyword in ("PixelData", "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit",
                         "PixelRepresentation", "SamplesPerPixel", "PhotometricInterpretation"):
             if keyword in ds:
                 delattr(ds, keyword)
         ds.InstanceNumber = len(paths) + 1
+        meta = dicomio.new_dataset(MRImageStorage, ExplicitVRLittleEndian).file_meta
+        ds.file_meta = meta
         dicomio.write(ds, fresh, dicomio.uid(rng))
         return fresh
     if kind == "not_mr":
@@ -349,7 +359,7 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
         "ImagedNucleus": "1H",
         "EchoTime": round(prot.te, 3),
         "RepetitionTime": round(prot.tr, 3),
-        "FlipAngle": round(prot.flip, 2),
+        "FlipAngle": round(prot.flip, 2) if plan.family in ("dual", "vibe", "bssfp") else 90.0,
         "EchoTrainLength": {"ssfse": int(rng.integers(60, 140)), "fse": int(rng.integers(12, 24)),
                             "mrcp": int(rng.integers(80, 200)), "dwi": 1, "adc": 1}.get(
                                 plan.family, 1),
@@ -362,6 +372,9 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
         "PatientPosition": str(rng.choice(["FFS", "HFS"])),
         "PositionReferenceIndicator": "",
     }
+    if prot.ti > 0:
+        header["InversionTime"] = round(prot.ti, 1)
+        header["ScanningSequence"] = ["SE", "IR"]
     if plan.family == "bssfp" and vendor == "siemens":
         header["ImageType"] = ["ORIGINAL", "PRIMARY", "M", "NORM", "DIS2D"]
     if plan.contrast == "post" and rng.random() < 0.85:

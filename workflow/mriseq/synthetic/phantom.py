@@ -34,6 +34,7 @@ class Phantom:
     body_axes: tuple[float, float]  # LR and AP semi-axes of the body outline (mm)
     spine_y: float
     liver_center: np.ndarray
+    relaxation_scale: np.ndarray  # (n_tissues, 2): per-patient factors on T1 and T2
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -294,8 +295,10 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
         p.paint(str(rng.choice(["bowel_fluid", "bowel_fluid", "stool", "air"], p=[0.45, 0.25,
                                                                                   0.2, 0.1])),
                 inside(occ, box), box)
-    colon = [(-cav_a * 0.8, 0, -170), (-cav_a * 0.8, 0, 20), (-cav_a * 0.5, -cav_b * 0.6, 40),
-             (cav_a * 0.5, -cav_b * 0.6, 50), (cav_a * 0.8, 10, 40), (cav_a * 0.8, 10, -170)]
+    # Colon frame: ascending, transverse (below the liver edge), descending.
+    colon = [(-cav_a * 0.8, 0, -170), (-cav_a * 0.8, 0, u(-20, 0)),
+             (-cav_a * 0.5, -cav_b * 0.6, u(-40, -15)), (cav_a * 0.5, -cav_b * 0.6, u(-30, 0)),
+             (cav_a * 0.8, 10, u(0, 30)), (cav_a * 0.8, 10, -170)]
     colon = [np.array(c) + rng.normal(scale=6, size=3) for c in colon]
     occ, box = _tube(p, colon, u(16, 22))
     p.paint("bowel_wall", inside(occ, box), box)
@@ -351,6 +354,14 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
     occ, box = _ellipsoid(p, gb_c, (u(14, 20), u(14, 20), u(30, 45)), rot_z=u(-0.5, 0.5))
     p.paint("bile", inside(occ, box), box)
 
+    # Liver lesions in some patients: simple cysts (fluid) and hypervascular solid lesions.
+    for _ in range(int(rng.choice([0, 0, 1, 2, 3]))):
+        centre = lc + rng.uniform(-0.5, 0.5, size=3) * np.array(lax)
+        r = u(6, 18)
+        occ, box = _ellipsoid(p, centre, (r, r * u(0.8, 1.2), r * u(0.8, 1.2)))
+        in_liver = p.occupancy_of(["liver"], box)
+        p.paint(str(rng.choice(["bile", "lesion"])), occ * in_liver, box)
+
     weights, indices = _top_k(p.frac)
     texture = _smooth_noise(rng, p.frac.shape[1:], 1.2)
     return Phantom(
@@ -363,6 +374,7 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
         body_axes=(a_body, b_body),
         spine_y=float(spine_y),
         liver_center=lc,
+        relaxation_scale=np.exp(rng.normal(scale=0.07, size=(len(TISSUES), 2))),
     )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from mriseq.synthetic.geometry import BASE_PLANES, Geometry, orientation_label, rotation
 from mriseq.synthetic.phantom import Phantom
-from mriseq.synthetic.signal import Protocol, in_phase_te
+from mriseq.synthetic.signal import Protocol, in_phase_te, stir_ti
 from mriseq.taxonomy import POST_CONTRAST_SEQUENCES
 
 
@@ -143,8 +143,12 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
 
     # T2 fat-sat FSE (DLDS has no letter for it: "anything else").
     geo = make_geometry(ctx, "axial", _n(ctx), u(6, 8), int(rng.choice([256, 320])))
-    prot = Protocol("fse", te=u(75, 95), tr=u(3000, 6000), field=f,
-                    fat_suppression=u(0.9, 0.97))
+    if rng.random() < 0.25:  # STIR: an inversion pulse nulls fat instead of spectral saturation
+        prot = Protocol("fse", te=u(40, 70), tr=u(4000, 7000), field=f,
+                        ti=stir_ti(f) * u(0.95, 1.05))
+    else:
+        prot = Protocol("fse", te=u(75, 95), tr=u(3000, 6000), field=f,
+                        fat_suppression=u(0.9, 0.97))
     plans.append(SeriesPlan("t2_fs", "fse", "t2_fs", "axial", [prot], geo,
                             noise=u(0.02, 0.035) * ns, ghost=_ghost(rng), letter="F"))
 

@@ -44,7 +44,7 @@ class Protocol:
     phase: str = "pre"  # gadolinium phase (tissues.PHASES or "arterial")
     arterial_timing: float = 0.5
     b: float = 0.0  # s/mm^2 (dwi)
-    ti: float = 0.0  # ms, recorded in the header only
+    ti: float = 0.0  # ms, inversion time (STIR) when > 0
 
 
 def fat_phase(te_ms: float, field_t: float) -> float:
@@ -53,12 +53,19 @@ def fat_phase(te_ms: float, field_t: float) -> float:
     return 2 * np.pi * shift_hz * te_ms * 1e-3
 
 
+def stir_ti(field_t: float) -> float:
+    """Inversion time that nulls fat (TR >> T1): TI = T1_fat · ln 2."""
+    return FAT_T1[0 if field_t < 2 else 1] * np.log(2)
+
+
 def in_phase_te(field_t: float, cycles: int = 1) -> float:
     return cycles * 1e3 / abs(FAT_SHIFT_PPM * GYROMAGNETIC_MHZ_PER_T * field_t)
 
 
-def _steady_state(kind: str, t1, t2, te, tr, flip_deg):
+def _steady_state(kind: str, t1, t2, te, tr, flip_deg, ti=0.0):
     if kind in ("fse", "dwi"):
+        if ti > 0:  # inversion recovery (STIR): magnitude of the longitudinal recovery at TI
+            return np.abs(1 - 2 * np.exp(-ti / t1) + np.exp(-tr / t1)) * np.exp(-te / t2)
         return (1 - np.exp(-tr / t1)) * np.exp(-te / t2)
     a = np.deg2rad(flip_deg)
     e1 = np.exp(-tr / t1)
@@ -71,22 +78,26 @@ def _steady_state(kind: str, t1, t2, te, tr, flip_deg):
     raise ValueError(f"unknown sequence kind {kind!r}")
 
 
-def tissue_signals(protocol: Protocol, liver_fat: float = 0.0) -> np.ndarray:
-    """Complex signal of every tissue (``TISSUES`` order) for ``protocol``."""
+def tissue_signals(protocol: Protocol, liver_fat: float = 0.0,
+                   relaxation_scale: np.ndarray | None = None) -> np.ndarray:
+    """Complex signal of every tissue (``TISSUES`` order) for ``protocol``; ``relaxation_scale``
+    (n_tissues, 2) varies T1 and T2 between patients."""
+    scale = np.ones((len(TISSUES), 2)) if relaxation_scale is None else relaxation_scale
     f = 0 if protocol.field < 2 else 1
     out = np.zeros(len(TISSUES), dtype=np.complex64)
     fat_t2 = FAT_T2_FSE[f] if protocol.kind in ("fse", "dwi") else FAT_T2[f]
-    fat = _steady_state(protocol.kind, FAT_T1[f], fat_t2, protocol.te, protocol.tr, protocol.flip)
+    fat = _steady_state(protocol.kind, FAT_T1[f], fat_t2, protocol.te, protocol.tr, protocol.flip,
+                        protocol.ti)
     fat = fat * (1 - protocol.fat_suppression) * np.exp(1j * fat_phase(protocol.te, protocol.field))
     if protocol.kind == "dwi":
         fat = fat * np.exp(-protocol.b * FAT_ADC * 1e-3)
     for i, t in enumerate(TISSUES):
         if t.pd == 0:
             continue
-        r1 = 1.0 / t.t1[f] + R1_PER_MM_PER_MS * gadolinium(t.name, protocol.phase,
-                                                             protocol.arterial_timing)
-        water = _steady_state(protocol.kind, 1.0 / r1, t.t2[f], protocol.te, protocol.tr,
-                              protocol.flip)
+        r1 = 1.0 / (t.t1[f] * scale[i, 0]) + R1_PER_MM_PER_MS * gadolinium(
+            t.name, protocol.phase, protocol.arterial_timing)
+        water = _steady_state(protocol.kind, 1.0 / r1, t.t2[f] * scale[i, 1], protocol.te,
+                              protocol.tr, protocol.flip, protocol.ti)
         if protocol.kind == "dwi":
             b = protocol.b * 1e-3
             water *= (1 - t.perfusion) * np.exp(-b * t.adc) + t.perfusion * np.exp(
@@ -104,7 +115,7 @@ def render_volume(phantom: Phantom, protocol: Protocol, box: tuple | None = None
     """3D magnitude image of ``phantom`` for ``protocol`` (float32) on the voxel ``box`` (a
     tuple of slices of the phantom grid; the whole grid when None)."""
     box = box or (slice(None),) * 3
-    signals = tissue_signals(protocol, phantom.liver_fat)
+    signals = tissue_signals(protocol, phantom.liver_fat, phantom.relaxation_scale)
     index, weight = phantom.tissue_index[(slice(None), *box)], phantom.weight[(slice(None), *box)]
     vol = weight[0] * signals[index[0]]
     for k in range(1, weight.shape[0]):

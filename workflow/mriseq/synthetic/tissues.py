@@ -53,6 +53,7 @@ TISSUES: tuple[Tissue, ...] = (
     Tissue("marrow", (549, 586), (49, 49), 0.8, 0.5, fat=0.45),
     Tissue("disc", (1100, 1200), (120, 110), 0.85, 1.8),
     Tissue("lung", (1200, 1300), (20, 15), 0.08, 1.5),
+    Tissue("lesion", (1100, 1300), (85, 75), 0.85, 0.9, perfusion=0.2),  # hypervascular tumour
 )
 
 INDEX: dict[str, int] = {t.name: i for i, t in enumerate(TISSUES)}
@@ -89,6 +90,7 @@ _GD: dict[str, tuple[float, float, float, float, float]] = {
     "urine":           (0.0,  0.0,   0.0,   4.0,   2.0),
     "bile_duct":       (0.0,  0.0,   0.0,   0.0,   3.5),
     "bile":            (0.0,  0.0,   0.0,   0.0,   1.0),
+    "lesion":          (1.5,  3.0,   1.0,   0.5,   0.2),  # arterial hyper-enhancement, washout
 }
 
 PHASES = ("pre", "early_arterial", "late_arterial", "portal", "delayed", "hepatobiliary")
