@@ -167,7 +167,13 @@ def train_cnn(
     steps = int(np.ceil(samples.shape[1] / batch_size))
     train_ds = training_dataset(tensors, samples, labels, n_classes, batch_size, weights)
     has_val = len(positions["val"]) > 0
-    val_ds = (inference_dataset(tensors, positions["val"], batch_size, labels, n_classes)
+    # Early stopping watches the same per-series slice cap as training (a fixed draw): validating
+    # every slice each epoch would cost as much as the training itself; the reported
+    # val_metrics.json uses every validation slice.
+    monitor_positions = np.sort(epoch_samples(
+        series_codes, positions["val"], int(train.get("max_slices_per_series", 0)), 1,
+        np.random.default_rng(job_seed + 1))[0]) if has_val else positions["val"]
+    val_ds = (inference_dataset(tensors, monitor_positions, batch_size, labels, n_classes)
               if has_val else None)
     log.info("task %s fold %d: %d train slices (%d per epoch, %d steps), %d validation slices, "
              "classes %s, device %s", task, fold, len(positions["train"]), samples.shape[1], steps,
@@ -227,6 +233,7 @@ def train_cnn(
         "train_slices": int(len(positions["train"])),
         "train_slices_per_epoch": int(samples.shape[1]),
         "val_slices": int(len(positions["val"])),
+        "val_slices_monitored": int(len(monitor_positions)),
         "class_weights": None if weights is None else [float(w) for w in weights],
         "images_per_second": round(images / train_phase, 1) if train_phase > 0 else None,
         "images_per_second_after_first_epoch": (

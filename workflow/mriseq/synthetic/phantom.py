@@ -210,7 +210,9 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
     # The liver fills the right upper quadrant against the wall; its medial border runs
     # obliquely (more medial anteriorly), leaving room for the IVC, kidney and stomach.
     x, y, z = p.coords(box_r)
-    medial = -cav_a * u(0.0, 0.12) - 0.45 * (y - y_body)
+    ph1, ph2 = u(0, 2 * np.pi, size=2)
+    medial = (-cav_a * u(0.05, 0.2) - 0.45 * (y - y_body) + u(6, 14) * np.sin(z / u(20, 35) + ph1)
+              + u(4, 10) * np.sin(y / u(15, 30) + ph2))
     p.paint("liver", inside(occ_r, box_r) * _soft(x - medial), box_r)
     left_c = (u(5, 35), y_body - cav_b * u(0.35, 0.5), lc[2] + u(10, 25))
     occ, box = _ellipsoid(p, left_c, (u(45, 70), u(25, 38), u(35, 50)), rot_z=u(-0.4, 0.1),

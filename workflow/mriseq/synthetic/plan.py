@@ -195,15 +195,12 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
     fs = u(0.9, 0.98)
     noise = u(0.015, 0.03) * ns
 
-    def vibe(seq, phase, geo, letter, desc_kind=None, timing=0.5):
+    def vibe(seq, phase, geo, letter, desc_kind=None, timing=0.5, plane="axial"):
+        # ``plane`` is the prescribed plane the description names (an oblique stack keeps it).
         prot = Protocol("gre", te=te, tr=tr, flip=flip, field=f, fat_suppression=fs, phase=phase,
                         arterial_timing=timing)
-        return SeriesPlan(seq, "vibe", desc_kind or seq, geo_plane(geo), [prot], geo, noise=noise,
+        return SeriesPlan(seq, "vibe", desc_kind or seq, plane, [prot], geo, noise=noise,
                           ghost=_ghost(rng), letter=letter)
-
-    def geo_plane(geo):
-        return "coronal" if abs(geo.normal[1]) > max(abs(geo.normal[0]), abs(geo.normal[2])) \
-            else "axial"
 
     plans.append(vibe("t1_pre", "pre", geo, "B"))
     timings = [u(0, 1)]
@@ -215,7 +212,7 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
     portal_coronal = rng.random() < 0.4
     if portal_coronal:
         cgeo = make_geometry(ctx, "coronal", _n(ctx), u(2.5, 4.0), int(rng.choice([256, 288])))
-        plans.append(vibe("t1_portal", "portal", cgeo, "K"))
+        plans.append(vibe("t1_portal", "portal", cgeo, "K", plane="coronal"))
     else:
         plans.append(vibe("t1_portal", "portal", geo, "K"))
     late = "hepatobiliary" if ctx.gadoxetate and rng.random() < 0.6 else "delayed"
@@ -224,10 +221,11 @@ def plan_patient(ctx: PatientContext) -> list[SeriesPlan]:
     if not portal_coronal or rng.random() < 0.5:
         cgeo = make_geometry(ctx, "coronal", _n(ctx), u(2.5, 4.0), int(rng.choice([256, 320])))
         plans.append(vibe("t1_delayed", late, cgeo, "N",
-                          desc_kind="hepatobiliary" if late == "hepatobiliary" else None))
+                          desc_kind="hepatobiliary" if late == "hepatobiliary" else None,
+                          plane="coronal"))
     if not ctx.dlds and rng.random() < 0.2:
         sgeo = make_geometry(ctx, "sagittal", _n(ctx, 0.7), u(3, 4), 256)
-        plans.append(vibe("t1_delayed", late, sgeo, "F"))
+        plans.append(vibe("t1_delayed", late, sgeo, "F", plane="sagittal"))
     return plans
 
 
