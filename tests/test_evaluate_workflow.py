@@ -83,11 +83,12 @@ def test_deleting_a_figure_reruns_only_its_plot(evaluated):
 
 
 def test_plot_option_reruns_only_plotting_jobs(evaluated):
+    # (sort_keys=False below: Snakemake compares dict params by their order too.)
     # A config variant (--config cannot type nested values): new resolution and colour map.
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["plots"] |= {"dpi": config["plots"]["dpi"] + 10, "cmap": "Greens"}
     variant = evaluated / "plots_variant.yaml"
-    variant.write_text(yaml.safe_dump(config))
+    variant.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = planned_jobs(evaluated, "figures", configfile=variant)
     assert jobs, "changing plots.dpi and plots.cmap must redraw figures"
     assert set(jobs) <= PLOTTING, jobs
@@ -105,7 +106,7 @@ def test_predict_mode_series_table(evaluated, tmp_path):
                                      "raw_dir": "archive"}
     config["evaluate"]["sorted_links"] = True
     configfile = workdir / "predict.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
     target = "results/archive/predictions/series.csv"
     jobs = planned_jobs(workdir, target, configfile=configfile)
     assert not [j for j in jobs if j.startswith("train_")], jobs
