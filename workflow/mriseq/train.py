@@ -181,7 +181,7 @@ def train_cnn(
 
     model = build_cnn(tensors.size, n_classes, train.get("architecture"),
                       train.get("augmentation"), seed=job_seed)
-    compile_cnn(model, float(train["learning_rate"]))
+    compile_cnn(model, float(train["learning_rate"]), total_steps=epochs * steps)
     throughput = _Throughput()
     monitor = "val_loss" if has_val else "loss"
     callbacks = [
