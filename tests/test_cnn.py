@@ -33,3 +33,37 @@ def test_augmentation_only_in_training_and_label_preserving():
     augmented = model.get_layer("aug_shift")(x.astype("float32") / 255, training=True)
     assert augmented.shape == (4, 32, 32, 1)
     assert not np.allclose(np.asarray(augmented), x / 255)
+
+
+def test_histogram_branch_matches_the_baseline_histogram_and_survives_saving(tmp_path):
+    import keras
+    from mriseq.gradcam import find_target_layer
+
+    configure_runtime(1, 0)
+    model = build_cnn(32, 3, {"filters": [4, 8], "dense_units": 8, "histogram_bins": 16})
+    x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 1)).astype(np.uint8)
+    branch = keras.Model(model.input, model.get_layer("histogram").output)
+    expected = [np.histogram(s, bins=16, range=(0, 256))[0] / s.size for s in x]
+    np.testing.assert_allclose(np.asarray(branch(x)), expected, atol=1e-6)
+    # Grad-CAM explains the last convolution block, not the (non-spatial) histogram branch
+    assert find_target_layer(model).name == "features"
+    assert model.get_layer("features").output.shape[1:3] == (4, 4)  # input pool 16, stem 4
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, compile=False)  # stock layers only: no custom objects
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_architecture_switches():
+    import pytest
+
+    configure_runtime(1, 0)
+    plain = build_cnn(32, 3, {"filters": [4, 8], "dense_units": 8, "input_pool": 1,
+                              "histogram_bins": 0, "normalization": "none"})
+    names = {layer.name for layer in plain.layers}
+    assert not names & {"histogram", "input_pool", "stem_bn", "block1_bn"}
+    assert plain.get_layer("features").output.shape[1:3] == (8, 8)  # stem 32 -> 8, none after
+    # default: no intensity jitter (the windowed levels carry the class)
+    assert "aug_gain" not in {layer.name for layer in build_cnn(32, 3).layers}
+    with pytest.raises(ValueError, match="normalization"):
+        build_cnn(32, 3, {"normalization": "layer"})

@@ -3,18 +3,31 @@
 Architecture (``build_cnn``), for a ``size × size × 1`` uint8 slice (128 × 128 by default):
 
 1. ``Rescaling(1/255)``: the tensors are stored as windowed uint8, the model sees 0–1.
-2. Label-preserving augmentation, active only while training (identity in ``predict``):
-   random gain (contrast) and offset (brightness) of ``intensity``, translation of up to ``shift``
-   of the image size, rotation of up to ``rotation_degrees``. No flips and no large rotations: a
-   coronal slice must stay coronal, and nothing touches the intensities' ordering that tells
-   sequences apart.
-3. Stem: 5 × 5 convolution with stride 2 (``filters[0]``), batch norm, ReLU, 2 × 2 max-pool:
-   128 → 32 pixels before any wide convolution, which is what makes a training run cost tens of
-   seconds on one CPU core instead of minutes.
-4. One block per further entry of ``filters``: 3 × 3 convolution, batch norm, ReLU, 2 × 2 max-pool
-   (while the map is larger than 4 × 4). Depth = ``len(filters)``, width = the numbers in it.
-5. Global average pooling, dropout, a ``dense_units`` ReLU layer, dropout, softmax over the classes
-   (kept in float32 under mixed precision so the loss is computed in full precision).
+2. Histogram branch (``histogram_bins`` > 0): the full-resolution slice's intensity histogram
+   (``histogram_bins`` equal bins over 0–256, fractions of the pixels; a bincount built from stock
+   layers, see ``intensity_histogram``), standardised per bin by batch norm. The windowed
+   intensity distribution is what separates many sequences (in/opposed phase, DWI, ADC, …): a few
+   hundred training steps of convolutions and average pooling do not learn to measure it, so the
+   model is handed the same features the ``hist_rf`` baseline sees, and the convolutions add the
+   spatial patterns (India-ink edges, vessels, anatomy).
+3. ``AveragePooling2D(input_pool)`` (2: 128 → 64 pixels): the convolutions need no finer detail
+   to recognise sequence, plane or contrast, and every epoch becomes ~3× cheaper, so more epochs
+   fit the one-CPU-core budget.
+4. Label-preserving augmentation, active only while training (identity in ``predict``):
+   translation of up to ``shift`` of the image size, rotation of up to ``rotation_degrees`` and,
+   only if ``intensity`` > 0, random gain (contrast) and offset (brightness). No flips and no
+   large rotations: a coronal slice must stay coronal. The intensity jitter is off by default:
+   the windowed intensity levels carry the class.
+5. Stem: 5 × 5 convolution with stride 2 (``filters[0]``), normalization, ReLU, 2 × 2 max-pool.
+6. One block per further entry of ``filters``: 3 × 3 convolution, normalization, ReLU, 2 × 2
+   max-pool (while the map is larger than 4 × 4, never after the last block). Depth =
+   ``len(filters)``, width = the numbers in it. The last block's ReLU is named ``features``: the
+   spatial map Grad-CAM explains. ``normalization``: ``batch`` (batch norm, momentum 0.9) or
+   ``none`` (trains markedly slower in the same number of steps).
+7. Global average and global max pooling of ``features`` (mean response and strongest local
+   response), concatenated with the histogram → dropout → a ``dense_units`` ReLU layer → dropout
+   → softmax over the classes (kept in float32 under mixed precision so the loss is computed in
+   full precision).
 
 TensorFlow/Keras are imported inside the functions: importing this module is cheap.
 """
@@ -24,12 +37,14 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_ARCHITECTURE: dict[str, Any] = {"filters": [16, 32, 64, 96], "dense_units": 64,
-                                        "dropout": 0.3}
-DEFAULT_AUGMENTATION: dict[str, float] = {"intensity": 0.1, "shift": 0.05, "rotation_degrees": 5}
+                                        "dropout": 0.3, "input_pool": 2, "histogram_bins": 64,
+                                        "normalization": "batch"}
+DEFAULT_AUGMENTATION: dict[str, float] = {"intensity": 0.0, "shift": 0.05, "rotation_degrees": 5}
 # Batch-norm running statistics follow the weights within tens of steps (Keras' default 0.99 needs
 # hundreds): a fold of a small cohort trains only a few hundred steps in all, and with 0.99 the
 # inference-mode statistics lag so far behind that validation collapses to one class.
 BN_MOMENTUM = 0.9
+FEATURE_MAP = "features"
 
 
 def build_cnn(
@@ -47,30 +62,78 @@ def build_cnn(
     arch = {**DEFAULT_ARCHITECTURE, **(architecture or {})}
     aug = {**DEFAULT_AUGMENTATION, **(augmentation or {})}
     filters = list(arch["filters"])
+    pool = max(1, int(arch["input_pool"]))
+    bins = int(arch["histogram_bins"])
 
     inputs = keras.Input(shape=(size, size, 1), name="slice")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    # The histogram sees the full-resolution, un-augmented slice: exactly what the histogram
+    # baseline sees (translation/rotation would only add fill pixels to it).
+    pooled = [intensity_histogram(inputs, bins)] if bins > 0 else []
+    if pool > 1:
+        x = layers.AveragePooling2D(pool, name="input_pool")(x)
     x = _augmentation(x, aug, seed)
 
     x = layers.Conv2D(filters[0], 5, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = _normalization(x, arch["normalization"], "stem")
     x = layers.ReLU(name="stem_relu")(x)
     x = layers.MaxPooling2D(2, name="stem_pool")(x)
-    spatial = size // 4
+    spatial = (size // pool) // 4
+    last = len(filters) - 1
     for i, width in enumerate(filters[1:], start=1):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{i}_bn")(x)
-        x = layers.ReLU(name=f"block{i}_relu")(x)
-        if spatial > 4:
+        x = _normalization(x, arch["normalization"], f"block{i}")
+        x = layers.ReLU(name=FEATURE_MAP if i == last else f"block{i}_relu")(x)
+        if spatial > 4 and i < last:
             x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
             spatial //= 2
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dropout(arch["dropout"], seed=seed, name="dropout_gap")(x)
+    if last == 0:
+        x = layers.Identity(name=FEATURE_MAP)(x)
+    pooled += [layers.GlobalAveragePooling2D(name="gap")(x),
+               layers.GlobalMaxPooling2D(name="gmp")(x)]
+    x = layers.Concatenate(name="pooled")(pooled)
+    x = layers.Dropout(arch["dropout"], seed=seed, name="dropout_pooled")(x)
     x = layers.Dense(arch["dense_units"], activation="relu", name="dense")(x)
     x = layers.Dropout(arch["dropout"], seed=seed + 1, name="dropout_dense")(x)
     outputs = layers.Dense(n_classes, activation="softmax", dtype="float32",
                            name="probabilities")(x)
     return keras.Model(inputs, outputs, name="mriseq_cnn")
+
+
+def intensity_histogram(slices, bins: int):
+    """``(batch, bins)`` intensity histogram of 0–255 slices: ``bins`` equal bins over 0–256,
+    fractions of the pixels, exactly the ``hist_rf`` baseline's features; standardised per bin.
+
+    Built from stock Keras layers so a saved model needs no custom code: ``Rescaling(bins/256)``
+    (exact in float32: ``bins/256`` is dyadic) and a ``ReLU`` capped just below ``bins`` (clips
+    out-of-range input) give each pixel its bin as the integer part, and ``CategoryEncoding``
+    counts them (a bincount: linear in the pixels, unlike ``Discretization``'s bucket search,
+    which cost more than the convolutions). Binning has no gradient, and needs none: no trainable
+    weight sits between the input and the histogram.
+    """
+    from keras import layers
+
+    if not 1 <= bins <= 256:
+        raise ValueError(f"train.architecture.histogram_bins must be 0 or 1–256, not {bins}.")
+    pixels = int(slices.shape[1]) * int(slices.shape[2])
+    h = layers.Rescaling(bins / 256.0, name="hist_scale")(slices)
+    h = layers.ReLU(max_value=bins - 0.5, name="hist_clip")(h)
+    h = layers.Reshape((pixels,), name="hist_pixels")(h)
+    h = layers.CategoryEncoding(num_tokens=bins, output_mode="count", name="hist_counts")(h)
+    h = layers.Rescaling(1.0 / pixels, name="histogram")(h)
+    # Bin fractions differ by orders of magnitude (background vs. tissue bins); standardising
+    # each bin gives the dense head the scale invariance the random forest has for free.
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, name="histogram_bn")(h)
+
+
+def _normalization(x, kind: str, prefix: str):
+    from keras import layers
+
+    if kind == "batch":
+        return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{prefix}_bn")(x)
+    if kind == "none":
+        return x
+    raise ValueError(f"train.architecture.normalization must be 'batch' or 'none', not {kind!r}.")
 
 
 def _augmentation(x, aug: dict[str, float], seed: int):

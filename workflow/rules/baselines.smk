@@ -43,12 +43,6 @@ rule header_features:
         "../scripts/header_features.py"
 
 
-def baseline_feature_table(wildcards):
-    return (
-        f"results/{TRAIN_DATASET}/features/{BASELINE_FEATURES[wildcards.model]}.parquet"
-    )
-
-
 rule train_baseline:
     input:
         features=baseline_feature_table,
@@ -77,13 +71,3 @@ rule train_baseline:
         seed=config["seed"],
     script:
         "../scripts/train_baseline.py"
-
-
-def baselines_targets():
-    return expand(
-        "results/models/{model}/{task}/fold{fold}/{name}",
-        model=list(BASELINE_FEATURES),
-        task=TASKS,
-        fold=FOLDS,
-        name=["model.joblib", "val_metrics.json", "metadata.json"],
-    )

@@ -107,3 +107,341 @@ def all_targets():
         if contribute is not None:
             targets += contribute()
     return targets
+
+
+# ---- synthetic stage ------------------------------------------------------
+
+
+def synthetic_targets():
+    return [
+        f"results/synthetic/{ds['synthetic']}/montage.png"
+        for ds in config["datasets"].values()
+        if ds.get("synthetic")
+    ]
+
+
+# ---- scan stage -----------------------------------------------------------
+
+
+def scan_raw_dir(wildcards):
+    return raw_dir(wildcards.dataset)
+
+
+def shard_manifest_files(wildcards):
+    return expand(
+        "results/{dataset}/manifests/shards/{shard}.files.parquet",
+        dataset=wildcards.dataset,
+        shard=shard_names(wildcards.dataset),
+    )
+
+
+def shard_reject_files(wildcards):
+    return expand(
+        "results/{dataset}/manifests/shards/{shard}.rejects.parquet",
+        dataset=wildcards.dataset,
+        shard=shard_names(wildcards.dataset),
+    )
+
+
+def dataset_layout(wildcards):
+    return dataset_config(wildcards).get("layout", "generic")
+
+
+def dataset_label_map(wildcards):
+    """The configured label map; a relative path missing from the working directory falls back
+    to the copy shipped beside the Snakefile (runs with --directory elsewhere)."""
+    path = dataset_config(wildcards).get("label_map", "resources/dlds_label_map.yaml")
+    shipped = os.path.join(workflow.basedir, path)
+    if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(shipped):
+        return shipped
+    return path
+
+
+def dataset_label_map_input(wildcards):
+    """The label map is an input of DLDS merges only (editing it relabels those datasets)."""
+    if dataset_layout(wildcards) != "dlds":
+        return []
+    return [dataset_label_map(wildcards)]
+
+
+def dataset_include_localizers(wildcards):
+    return dataset_config(wildcards).get("include_localizers", True)
+
+
+def scan_targets():
+    return [
+        path
+        for dataset in DATASETS
+        for path in manifests(dataset) + [f"results/{dataset}/manifests/qc_summary.csv"]
+    ]
+
+
+# ---- preprocess stage -----------------------------------------------------
+
+
+def preprocess_raw_dir(wildcards):
+    return raw_dir(wildcards.dataset)
+
+
+def tensor_shard_outputs(wildcards):
+    """Every shard's array, index and rejects (named inputs of merge_tensors)."""
+    kinds = {
+        "tensors": "npy",
+        "shard_indexes": "index.parquet",
+        "shard_rejects": "rejects.parquet",
+    }
+    return {
+        name: expand(
+            "results/{dataset}/tensors/{shard}.{suffix}",
+            dataset=wildcards.dataset,
+            shard=shard_names(wildcards.dataset),
+            suffix=suffix,
+        )
+        for name, suffix in kinds.items()
+    }
+
+
+def preprocess_targets():
+    return expand(
+        "results/{dataset}/tensors/{table}",
+        dataset=DATASETS,
+        table=["index.parquet", "qc_summary.csv"],
+    )
+
+
+# ---- split stage ----------------------------------------------------------
+
+
+def split_targets():
+    return expand(
+        "results/{dataset}/splits/{table}",
+        dataset=TRAIN_DATASET,
+        table=["splits.parquet", "class_counts.csv"],
+    )
+
+
+# ---- train stage ----------------------------------------------------------
+
+
+def model_tensor_files(dataset):
+    """Every shard tensor of a dataset (memory-mapped by the jobs, never copied)."""
+    return expand(
+        "results/{dataset}/tensors/{shard}.npy",
+        dataset=dataset,
+        shard=shard_names(dataset),
+    )
+
+
+def dataset_tensor_files(wildcards):
+    return model_tensor_files(wildcards.dataset)
+
+
+def task_classes(wildcards):
+    return config["taxonomy"][wildcards.task]
+
+
+def train_targets():
+    return expand(
+        "results/models/cnn/{task}/fold{fold}/{name}",
+        task=TASKS,
+        fold=FOLDS,
+        name=[
+            "model.keras",
+            "history.csv",
+            "val_metrics.json",
+            "learning_curve.png",
+            "metadata.json",
+        ],
+    )
+
+
+# ---- baselines stage ------------------------------------------------------
+
+
+def baseline_feature_table(wildcards):
+    return (
+        f"results/{TRAIN_DATASET}/features/{BASELINE_FEATURES[wildcards.model]}.parquet"
+    )
+
+
+def baselines_targets():
+    return expand(
+        "results/models/{model}/{task}/fold{fold}/{name}",
+        model=list(BASELINE_FEATURES),
+        task=TASKS,
+        fold=FOLDS,
+        name=["model.joblib", "val_metrics.json", "metadata.json"],
+    )
+
+
+# ---- predict stage --------------------------------------------------------
+
+
+def fold_model_files(wildcards):
+    """The task's fold models of this rule's model family (cnn: .keras, forests: .joblib)."""
+    model = getattr(wildcards, "model", "cnn")
+    suffix = "keras" if model == "cnn" else "joblib"
+    return expand(
+        "results/models/{model}/{task}/fold{fold}/model.{suffix}",
+        model=model,
+        task=wildcards.task,
+        fold=FOLDS,
+        suffix=suffix,
+    )
+
+
+def held_out_splits(wildcards):
+    """The train dataset is predicted on its held-out test series only (the splits table says
+    which); every other dataset on all its slices (no splits input)."""
+    if wildcards.dataset == TRAIN_DATASET:
+        return f"results/{TRAIN_DATASET}/splits/splits.parquet"
+    return []
+
+
+def baseline_features_of_dataset(wildcards):
+    return f"results/{wildcards.dataset}/features/{BASELINE_FEATURES[wildcards.model]}.parquet"
+
+
+def predict_targets():
+    return expand(
+        "results/{dataset}/predictions/{model}/{task}.parquet",
+        dataset=DATASETS,
+        model=["cnn", *BASELINE_FEATURES],
+        task=TASKS,
+    )
+
+
+# ---- evaluate stage -------------------------------------------------------
+
+
+def evaluation_inputs(wildcards):
+    """Each model's predictions; for the train dataset also the fold models' validation metrics
+    (they enter the CV summary)."""
+    inputs = {
+        model: f"results/{wildcards.dataset}/predictions/{model}/{wildcards.task}.parquet"
+        for model in EVAL_MODELS
+    }
+    if wildcards.dataset == TRAIN_DATASET:
+        for model in EVAL_MODELS:
+            inputs[f"validation_{model}"] = expand(
+                "results/models/{model}/{task}/fold{fold}/val_metrics.json",
+                model=model,
+                task=wildcards.task,
+                fold=FOLDS,
+            )
+    return inputs
+
+
+def confusion_files(dataset, task, figures=False):
+    """Confusion tables (or their figures) of one dataset×task; volume level = majority vote."""
+    name = "confusion_{model}_{level}_{kind}"
+    pattern = f"figures/{name}.{{ext}}" if figures else f"{name}.csv"
+    return expand(
+        f"results/{{dataset}}/evaluation/{{task}}/{pattern}",
+        dataset=dataset,
+        task=task,
+        model=EVAL_MODELS,
+        level=EVAL_LEVELS,
+        kind=CONFUSION_KINDS,
+        ext=PLOT_FORMATS if figures else ["csv"],
+    )
+
+
+def report_figures(paths, category, subcategory, caption, labels=None):
+    """Register the PNG of each figure with `snakemake --report` (other formats ride along)."""
+    registered = []
+    for path in paths:
+        if path.endswith(".png"):
+            extra = {"figure": os.path.basename(path)}
+            path = report(
+                path,
+                category=category,
+                subcategory=subcategory,
+                caption=caption,
+                labels=(labels or {}) | extra,
+            )
+        registered.append(path)
+    return registered
+
+
+def evaluation_table(name, caption):
+    return report(
+        f"results/{{dataset}}/evaluation/{{task}}/{name}.csv",
+        category="Evaluation tables",
+        subcategory="{dataset}",
+        caption=caption,
+        labels={"dataset": "{dataset}", "task": "{task}", "table": name},
+    )
+
+
+def evaluate_targets():
+    """Tables and figures of every labelled dataset; Grad-CAM on the train dataset's test set."""
+    targets = []
+    for dataset in LABELLED_DATASETS:
+        for task in TASKS:
+            targets += [
+                f"results/{dataset}/evaluation/{task}/{t}.csv" for t in EVAL_TABLES
+            ]
+            targets += confusion_files(dataset, task, figures=True)
+        targets += expand(
+            "results/{dataset}/evaluation/figures/model_comparison.{ext}",
+            dataset=dataset,
+            ext=PLOT_FORMATS,
+        )
+    targets += expand(
+        "results/models/cnn/{task}/learning_curves.{ext}", task=TASKS, ext=PLOT_FORMATS
+    )
+    targets += expand(
+        "results/{dataset}/evaluation/{task}/figures/gradcam.png",
+        dataset=TRAIN_DATASET,
+        task=TASKS,
+    )
+    return targets
+
+
+# ---- external stage -------------------------------------------------------
+
+
+def dataset_raw_dir(wildcards):
+    return raw_dir(wildcards.dataset)
+
+
+def external_targets():
+    targets = expand(
+        "results/{dataset}/evaluation/generalisation_gap.csv", dataset=EXTERNAL_DATASETS
+    )
+    targets += expand(
+        "results/{dataset}/predictions/series.csv", dataset=PREDICT_DATASETS
+    )
+    if config["evaluate"]["sorted_links"]:
+        targets += expand(
+            "results/{dataset}/predictions/sorted", dataset=PREDICT_DATASETS
+        )
+    return targets
+
+
+# ---- report stage ---------------------------------------------------------
+
+
+def dataset_summary_files():
+    """QC and dataset summaries shown in the report (CONTRACTS.md: manifests, tensors, splits)."""
+    files = []
+    for dataset in DATASETS:
+        files += [
+            f"results/{dataset}/manifests/qc_summary.csv",
+            f"results/{dataset}/tensors/qc_summary.csv",
+        ]
+    files.append(f"results/{TRAIN_DATASET}/splits/class_counts.csv")
+    return files
+
+
+def synthetic_montages():
+    return {
+        name: f"results/synthetic/{ds['synthetic']}/montage.png"
+        for name, ds in config["datasets"].items()
+        if ds.get("synthetic")
+    }
+
+
+def report_targets():
+    return ["results/report/index.html"]

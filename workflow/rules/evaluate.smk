@@ -16,66 +16,6 @@ PLOT_FORMATS = list(dict.fromkeys(["png", *config["plots"]["formats"]]))
 GRADCAM_FOLD = 0
 
 
-def evaluation_inputs(wildcards):
-    """Each model's predictions; for the train dataset also the fold models' validation metrics
-    (they enter the CV summary)."""
-    inputs = {
-        model: f"results/{wildcards.dataset}/predictions/{model}/{wildcards.task}.parquet"
-        for model in EVAL_MODELS
-    }
-    if wildcards.dataset == TRAIN_DATASET:
-        for model in EVAL_MODELS:
-            inputs[f"validation_{model}"] = expand(
-                "results/models/{model}/{task}/fold{fold}/val_metrics.json",
-                model=model,
-                task=wildcards.task,
-                fold=FOLDS,
-            )
-    return inputs
-
-
-def confusion_files(dataset, task, figures=False):
-    """Confusion tables (or their figures) of one dataset×task; volume level = majority vote."""
-    name = "confusion_{model}_{level}_{kind}"
-    pattern = f"figures/{name}.{{ext}}" if figures else f"{name}.csv"
-    return expand(
-        f"results/{{dataset}}/evaluation/{{task}}/{pattern}",
-        dataset=dataset,
-        task=task,
-        model=EVAL_MODELS,
-        level=EVAL_LEVELS,
-        kind=CONFUSION_KINDS,
-        ext=PLOT_FORMATS if figures else ["csv"],
-    )
-
-
-def report_figures(paths, category, subcategory, caption, labels=None):
-    """Register the PNG of each figure with `snakemake --report` (other formats ride along)."""
-    registered = []
-    for path in paths:
-        if path.endswith(".png"):
-            extra = {"figure": os.path.basename(path)}
-            path = report(
-                path,
-                category=category,
-                subcategory=subcategory,
-                caption=caption,
-                labels=(labels or {}) | extra,
-            )
-        registered.append(path)
-    return registered
-
-
-def evaluation_table(name, caption):
-    return report(
-        f"results/{{dataset}}/evaluation/{{task}}/{name}.csv",
-        category="Evaluation tables",
-        subcategory="{dataset}",
-        caption=caption,
-        labels={"dataset": "{dataset}", "task": "{task}", "table": name},
-    )
-
-
 rule evaluate_predictions:
     input:
         unpack(evaluation_inputs),
@@ -224,28 +164,3 @@ rule gradcam:
         dpi=config["plots"]["dpi"],
     script:
         "../scripts/gradcam.py"
-
-
-def evaluate_targets():
-    """Tables and figures of every labelled dataset; Grad-CAM on the train dataset's test set."""
-    targets = []
-    for dataset in LABELLED_DATASETS:
-        for task in TASKS:
-            targets += [
-                f"results/{dataset}/evaluation/{task}/{t}.csv" for t in EVAL_TABLES
-            ]
-            targets += confusion_files(dataset, task, figures=True)
-        targets += expand(
-            "results/{dataset}/evaluation/figures/model_comparison.{ext}",
-            dataset=dataset,
-            ext=PLOT_FORMATS,
-        )
-    targets += expand(
-        "results/models/cnn/{task}/learning_curves.{ext}", task=TASKS, ext=PLOT_FORMATS
-    )
-    targets += expand(
-        "results/{dataset}/evaluation/{task}/figures/gradcam.png",
-        dataset=TRAIN_DATASET,
-        task=TASKS,
-    )
-    return targets

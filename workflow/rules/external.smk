@@ -76,10 +76,6 @@ rule predict_series:
         "../scripts/predict_series.py"
 
 
-def dataset_raw_dir(wildcards):
-    return raw_dir(wildcards.dataset)
-
-
 rule sorted_links:
     input:
         table="results/{dataset}/predictions/series.parquet",
@@ -97,17 +93,3 @@ rule sorted_links:
         raw_dir=dataset_raw_dir,
     script:
         "../scripts/sorted_links.py"
-
-
-def external_targets():
-    targets = expand(
-        "results/{dataset}/evaluation/generalisation_gap.csv", dataset=EXTERNAL_DATASETS
-    )
-    targets += expand(
-        "results/{dataset}/predictions/series.csv", dataset=PREDICT_DATASETS
-    )
-    if config["evaluate"]["sorted_links"]:
-        targets += expand(
-            "results/{dataset}/predictions/sorted", dataset=PREDICT_DATASETS
-        )
-    return targets

@@ -2,31 +2,6 @@
 # One job per dataset × model × task loops over the folds (TensorFlow starts once per job).
 
 
-def fold_model_files(wildcards):
-    """The task's fold models of this rule's model family (cnn: .keras, forests: .joblib)."""
-    model = getattr(wildcards, "model", "cnn")
-    suffix = "keras" if model == "cnn" else "joblib"
-    return expand(
-        "results/models/{model}/{task}/fold{fold}/model.{suffix}",
-        model=model,
-        task=wildcards.task,
-        fold=FOLDS,
-        suffix=suffix,
-    )
-
-
-def held_out_splits(wildcards):
-    """The train dataset is predicted on its held-out test series only (the splits table says
-    which); every other dataset on all its slices (no splits input)."""
-    if wildcards.dataset == TRAIN_DATASET:
-        return f"results/{TRAIN_DATASET}/splits/splits.parquet"
-    return []
-
-
-def baseline_features_of_dataset(wildcards):
-    return f"results/{wildcards.dataset}/features/{BASELINE_FEATURES[wildcards.model]}.parquet"
-
-
 rule predict_cnn:
     input:
         tensors=dataset_tensor_files,
@@ -78,12 +53,3 @@ rule predict_baseline:
         classes=task_classes,
     script:
         "../scripts/predict.py"
-
-
-def predict_targets():
-    return expand(
-        "results/{dataset}/predictions/{model}/{task}.parquet",
-        dataset=DATASETS,
-        model=["cnn", *BASELINE_FEATURES],
-        task=TASKS,
-    )

@@ -4,28 +4,6 @@
 # the whole `preprocess` section, so changing the image size reruns every shard and what follows.
 
 
-def preprocess_raw_dir(wildcards):
-    return raw_dir(wildcards.dataset)
-
-
-def tensor_shard_outputs(wildcards):
-    """Every shard's array, index and rejects (named inputs of merge_tensors)."""
-    kinds = {
-        "tensors": "npy",
-        "shard_indexes": "index.parquet",
-        "shard_rejects": "rejects.parquet",
-    }
-    return {
-        name: expand(
-            "results/{dataset}/tensors/{shard}.{suffix}",
-            dataset=wildcards.dataset,
-            shard=shard_names(wildcards.dataset),
-            suffix=suffix,
-        )
-        for name, suffix in kinds.items()
-    }
-
-
 rule preprocess_shard:
     input:
         files="results/{dataset}/manifests/shards/{shard}.files.parquet",
@@ -69,11 +47,3 @@ rule merge_tensors:
         runtime=15,
     script:
         "../scripts/merge_tensors.py"
-
-
-def preprocess_targets():
-    return expand(
-        "results/{dataset}/tensors/{table}",
-        dataset=DATASETS,
-        table=["index.parquet", "qc_summary.csv"],
-    )

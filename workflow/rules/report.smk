@@ -4,26 +4,6 @@
 # stored predictions without retraining.
 
 
-def dataset_summary_files():
-    """QC and dataset summaries shown in the report (CONTRACTS.md: manifests, tensors, splits)."""
-    files = []
-    for dataset in DATASETS:
-        files += [
-            f"results/{dataset}/manifests/qc_summary.csv",
-            f"results/{dataset}/tensors/qc_summary.csv",
-        ]
-    files.append(f"results/{TRAIN_DATASET}/splits/class_counts.csv")
-    return files
-
-
-def synthetic_montages():
-    return {
-        name: f"results/synthetic/{ds['synthetic']}/montage.png"
-        for name, ds in config["datasets"].items()
-        if ds.get("synthetic")
-    }
-
-
 rule report_html:
     input:
         evaluation=evaluate_targets(),
@@ -57,7 +37,3 @@ rule figures:
         external_targets(),
         "results/report/index.html",
     localrule: True
-
-
-def report_targets():
-    return ["results/report/index.html"]

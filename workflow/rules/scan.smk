@@ -2,51 +2,6 @@
 # rejects Parquet + QC summary with reference labels joined. Tables: workflow/CONTRACTS.md.
 
 
-def scan_raw_dir(wildcards):
-    return raw_dir(wildcards.dataset)
-
-
-def shard_manifest_files(wildcards):
-    return expand(
-        "results/{dataset}/manifests/shards/{shard}.files.parquet",
-        dataset=wildcards.dataset,
-        shard=shard_names(wildcards.dataset),
-    )
-
-
-def shard_reject_files(wildcards):
-    return expand(
-        "results/{dataset}/manifests/shards/{shard}.rejects.parquet",
-        dataset=wildcards.dataset,
-        shard=shard_names(wildcards.dataset),
-    )
-
-
-def dataset_layout(wildcards):
-    return dataset_config(wildcards).get("layout", "generic")
-
-
-def dataset_label_map(wildcards):
-    """The configured label map; a relative path missing from the working directory falls back
-    to the copy shipped beside the Snakefile (runs with --directory elsewhere)."""
-    path = dataset_config(wildcards).get("label_map", "resources/dlds_label_map.yaml")
-    shipped = os.path.join(workflow.basedir, path)
-    if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(shipped):
-        return shipped
-    return path
-
-
-def dataset_label_map_input(wildcards):
-    """The label map is an input of DLDS merges only (editing it relabels those datasets)."""
-    if dataset_layout(wildcards) != "dlds":
-        return []
-    return [dataset_label_map(wildcards)]
-
-
-def dataset_include_localizers(wildcards):
-    return dataset_config(wildcards).get("include_localizers", True)
-
-
 rule scan_shard:
     input:
         shard_inputs,
@@ -104,11 +59,3 @@ rule merge_manifests:
         privacy=privacy_params(),
     script:
         "../scripts/merge_manifests.py"
-
-
-def scan_targets():
-    return [
-        path
-        for dataset in DATASETS
-        for path in manifests(dataset) + [f"results/{dataset}/manifests/qc_summary.csv"]
-    ]

@@ -25,11 +25,3 @@ rule split:
         tasks=list(config["taxonomy"]),
     script:
         "../scripts/split.py"
-
-
-def split_targets():
-    return expand(
-        "results/{dataset}/splits/{table}",
-        dataset=TRAIN_DATASET,
-        table=["splits.parquet", "class_counts.csv"],
-    )

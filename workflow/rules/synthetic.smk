@@ -28,11 +28,3 @@ rule synthetic_cohort:
         generator=SYNTHETIC_GENERATOR,
     script:
         "../scripts/synthetic_cohort.py"
-
-
-def synthetic_targets():
-    return [
-        f"results/synthetic/{ds['synthetic']}/montage.png"
-        for ds in config["datasets"].values()
-        if ds.get("synthetic")
-    ]

@@ -2,23 +2,6 @@
 # GPU-ready: jobs declare gpu=1 for cluster executors and run on the CPU when no GPU is visible.
 
 
-def model_tensor_files(dataset):
-    """Every shard tensor of a dataset (memory-mapped by the jobs, never copied)."""
-    return expand(
-        "results/{dataset}/tensors/{shard}.npy",
-        dataset=dataset,
-        shard=shard_names(dataset),
-    )
-
-
-def dataset_tensor_files(wildcards):
-    return model_tensor_files(wildcards.dataset)
-
-
-def task_classes(wildcards):
-    return config["taxonomy"][wildcards.task]
-
-
 # The train section minus the task list: adding a task must not retrain the other tasks' models.
 CNN_SETTINGS = {key: value for key, value in config["train"].items() if key != "tasks"}
 
@@ -52,21 +35,5 @@ rule train_cnn:
         classes=task_classes,
         train=CNN_SETTINGS,
         seed=config["seed"],
-        dpi=config["plots"]["dpi"],
     script:
         "../scripts/train_cnn.py"
-
-
-def train_targets():
-    return expand(
-        "results/models/cnn/{task}/fold{fold}/{name}",
-        task=TASKS,
-        fold=FOLDS,
-        name=[
-            "model.keras",
-            "history.csv",
-            "val_metrics.json",
-            "learning_curve.png",
-            "metadata.json",
-        ],
-    )

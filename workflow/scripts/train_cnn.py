@@ -19,5 +19,4 @@ with log_to(snakemake.log[0]):
         out_curve=snakemake.output.curve,
         out_metadata=snakemake.output.metadata,
         threads=snakemake.threads,
-        dpi=snakemake.params.dpi,
     )
