@@ -46,8 +46,8 @@ def test_histogram_branch_matches_the_baseline_histogram_and_survives_saving(tmp
     expected = [np.histogram(s, bins=16, range=(0, 256))[0] / s.size for s in x]
     np.testing.assert_allclose(np.asarray(branch(x)), expected, atol=1e-6)
     # Grad-CAM explains the last convolution block, not the (non-spatial) histogram branch
-    assert find_target_layer(model).name == "features"
-    assert model.get_layer("features").output.shape[1:3] == (4, 4)  # input pool 16, stem 4
+    assert find_target_layer(model).name == "block1_relu"
+    assert model.get_layer("block1_relu").output.shape[1:3] == (4, 4)  # input pool 16, stem 4
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.models.load_model(path, compile=False)  # stock layers only: no custom objects
@@ -62,7 +62,7 @@ def test_architecture_switches():
                               "histogram_bins": 0, "normalization": "none"})
     names = {layer.name for layer in plain.layers}
     assert not names & {"histogram", "input_pool", "stem_bn", "block1_bn"}
-    assert plain.get_layer("features").output.shape[1:3] == (8, 8)  # stem 32 -> 8, none after
+    assert plain.get_layer("block1_relu").output.shape[1:3] == (8, 8)  # stem 32 -> 8, none after
     # default: no intensity jitter (the windowed levels carry the class)
     assert "aug_gain" not in {layer.name for layer in build_cnn(32, 3).layers}
     with pytest.raises(ValueError, match="normalization"):

@@ -21,10 +21,11 @@ Architecture (``build_cnn``), for a ``size × size × 1`` uint8 slice (128 × 12
 5. Stem: 5 × 5 convolution with stride 2 (``filters[0]``), normalization, ReLU, 2 × 2 max-pool.
 6. One block per further entry of ``filters``: 3 × 3 convolution, normalization, ReLU, 2 × 2
    max-pool (while the map is larger than 4 × 4, never after the last block). Depth =
-   ``len(filters)``, width = the numbers in it. The last block's ReLU is named ``features``: the
-   spatial map Grad-CAM explains. ``normalization``: ``batch`` (batch norm, momentum 0.9) or
-   ``none`` (trains markedly slower in the same number of steps).
-7. Global average and global max pooling of ``features`` (mean response and strongest local
+   ``len(filters)``, width = the numbers in it. The last block's ReLU output is the spatial map
+   Grad-CAM explains (the histogram branch is built first, so it is the last 4-D layer).
+   ``normalization``: ``batch`` (batch norm, momentum 0.9) or ``none`` (trains markedly slower in
+   the same number of steps).
+7. Global average and global max pooling of the last block (mean response and strongest local
    response), concatenated with the histogram → dropout → a ``dense_units`` ReLU layer → dropout
    → softmax over the classes (kept in float32 under mixed precision so the loss is computed in
    full precision).
@@ -44,7 +45,6 @@ DEFAULT_AUGMENTATION: dict[str, float] = {"intensity": 0.0, "shift": 0.05, "rota
 # hundreds): a fold of a small cohort trains only a few hundred steps in all, and with 0.99 the
 # inference-mode statistics lag so far behind that validation collapses to one class.
 BN_MOMENTUM = 0.9
-FEATURE_MAP = "features"
 
 
 def build_cnn(
@@ -83,12 +83,10 @@ def build_cnn(
     for i, width in enumerate(filters[1:], start=1):
         x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
         x = _normalization(x, arch["normalization"], f"block{i}")
-        x = layers.ReLU(name=FEATURE_MAP if i == last else f"block{i}_relu")(x)
+        x = layers.ReLU(name=f"block{i}_relu")(x)
         if spatial > 4 and i < last:
             x = layers.MaxPooling2D(2, name=f"block{i}_pool")(x)
             spatial //= 2
-    if last == 0:
-        x = layers.Identity(name=FEATURE_MAP)(x)
     pooled += [layers.GlobalAveragePooling2D(name="gap")(x),
                layers.GlobalMaxPooling2D(name="gmp")(x)]
     x = layers.Concatenate(name="pooled")(pooled)
