@@ -11,17 +11,18 @@ The cohort (what one file looks like; DESIGN.md §6 puts pydicom at 0.4-1 ms per
     (mriseq.synthetic.dicomio.new_dataset / SeriesWriter, mriseq.synthetic.vendors):
     Siemens 256² and 192² (DWI, b-value in SIEMENS MR HEADER), GE 256² implicit VR and 128²,
     Philips 256², Canon 192²; all uncompressed 16-bit, 1 frame;
-  * about 110 standard top-level elements (patient / study / series / equipment / MR acquisition /
-    image pixel modules, window, procedure-step and request attributes) and 4 sequences:
+  * 106-108 standard top-level elements (patient / study / series / equipment / MR acquisition /
+    image pixel modules, window, procedure-step and request attributes) including 4 sequences:
     ReferencedImageSequence (3 items, undefined length as Siemens writes it),
     ProcedureCodeSequence with a nested code sequence, RequestAttributesSequence and
     ReferencedPerformedProcedureStepSequence;
-  * vendor private blocks, 30-70 private elements per file: Siemens CSA image header (0029,1010 OB,
-    ~10 KB, "SV10" layout) and CSA series header (0029,1020 OB, ~24 KB, with an ASCII
-    MrPhoenixProtocol), SIEMENS MR HEADER (0019,xx); GE GEMS_ACQU/RELA/IMAG/PARM blocks with a 4 KB
-    OB table; Philips 2001/2005 blocks with a private per-frame sequence (2005,140F) and an 8 KB OB;
-    Canon 0029 block with a 6 KB OB;
-  * headers of 4-38 KB (so some exceed the scan's 32 KB first read), files of 36-170 KB;
+  * vendor private blocks, 11-98 private elements per file: Siemens CSA image header (0029,1010 OB,
+    10 KB, "SV10" layout) and CSA series header (0029,1020 OB, 24 KB, with an ASCII
+    MrPhoenixProtocol), SIEMENS MR HEADER (0019,xx / 0051,xx); GE GEMS_IDEN/ACQU/RELA/IMAG/PARM
+    blocks with a 4 KB OB table and the b-value in (0043,xx39); Philips 2001/2005 blocks with a
+    private per-frame sequence (2005,xx0F) and an 8 KB OB; Canon 0029/700D blocks with a 6 KB OB;
+  * headers (up to the pixel data) of 8.5 KB (GE, Canon) to 38 KB (Siemens: beyond the scan's
+    32 KB first read), files of 41-170 KB; 117-204 top-level elements in all;
   * 40 files per series (fresh SOP/series UIDs, instance numbers and slice positions per file),
     8 series per patient directory.
 The cache is keyed by COHORT_VERSION and the file count: a changed template rebuilds the cohort.
@@ -359,6 +360,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]  # other jobs on the machine share the cores: say so
     t0 = time.perf_counter()
     entries = build_cohort(root, args.files)
     paths = [str(p) for e in entries for p in sorted((root / e).rglob("*.dcm"))]
@@ -380,7 +382,8 @@ def main() -> None:
     if n_ok != len(paths) or n_rejected:
         raise SystemExit(f"scan accepted {n_ok} of {len(paths)} files ({n_rejected} rejected)")
     print(f"scan: {fast:,.0f} files/s ({args.workers} workers) vs naive pydicom loop "
-          f"{naive:,.0f} files/s = {fast / naive:.1f}x  [{os.cpu_count()} CPUs visible]")
+          f"{naive:,.0f} files/s = {fast / naive:.1f}x  [{os.cpu_count()} CPUs visible, load "
+          f"average {load:.1f} before the run]")
 
 
 if __name__ == "__main__":

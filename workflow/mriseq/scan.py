@@ -146,8 +146,9 @@ def scan_file(root: str, entry: str, rel: str, shard: str, key: bytes, max_pixel
     patient = f.get("patient_id") or f"entry:{entry}"
     series_dir = os.path.dirname(rel) or "."
     row = (
-        rel, shard, entry, pseudonym(patient, key), pseudonym(f.get("study_instance_uid"), key),
-        pseudonym(f["series_instance_uid"], key), pseudonym(f["sop_instance_uid"], key),
+        rel, shard, entry, _repeated_pseudonym(patient, key),
+        _repeated_pseudonym(f.get("study_instance_uid"), key),
+        _repeated_pseudonym(f["series_instance_uid"], key), pseudonym(f["sop_instance_uid"], key),
         series_dir, int(f["n_frames"]), int(f["rows"]), int(f["columns"]),
         *(f.get(c) for c in _TEXT),
         *(_float(f.get(c)) for c in _NUMERIC),
@@ -156,6 +157,21 @@ def scan_file(root: str, entry: str, rel: str, shard: str, key: bytes, max_pixel
         _orientation(normal, tolerance), position,
     )
     return True, row
+
+
+# Patient, study and series identifiers repeat in every file of a series: their pseudonyms are
+# remembered (per worker process, bounded) instead of recomputing an HMAC per file.
+_PSEUDONYMS: dict[tuple[str | None, bytes], str | None] = {}
+_PSEUDONYMS_MAX = 65536
+
+
+def _repeated_pseudonym(value: str | None, key: bytes) -> str | None:
+    cached = _PSEUDONYMS.get((value, key))
+    if cached is None:
+        if len(_PSEUDONYMS) >= _PSEUDONYMS_MAX:
+            _PSEUDONYMS.clear()
+        cached = _PSEUDONYMS[(value, key)] = pseudonym(value, key)
+    return cached
 
 
 def _float(value) -> float:
