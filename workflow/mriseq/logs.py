@@ -13,8 +13,10 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 def log_to(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
     """Send stdout, stderr and the ``mriseq`` logger to ``path`` for the duration of the block.
 
-    Exceptions are logged with their traceback before they propagate, so a failed job's log says
-    why.
+    Both the Python streams and the process's file descriptors 1 and 2 are redirected, so output
+    written by compiled code (TensorFlow's C++ logging, codec warnings) lands in the job log too,
+    not in the terminal of the Snakemake run. Exceptions are logged with their traceback before
+    they propagate, so a failed job's log says why.
     """
     logger = logging.getLogger("mriseq")
     if path is None:
@@ -27,7 +29,12 @@ def log_to(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
         logger.addHandler(handler)
         previous_level = logger.level
         logger.setLevel(logging.INFO)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved_fds = {fd: os.dup(fd) for fd in (1, 2)}
         try:
+            for fd in saved_fds:
+                os.dup2(handle.fileno(), fd)
             with redirect_stdout(handle), redirect_stderr(handle):
                 try:
                     yield logger
@@ -35,6 +42,10 @@ def log_to(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
                     logger.exception("job failed")
                     raise
         finally:
+            handle.flush()
+            for fd, saved in saved_fds.items():
+                os.dup2(saved, fd)
+                os.close(saved)
             logger.removeHandler(handler)
             logger.setLevel(previous_level)
 
