@@ -159,17 +159,20 @@ def plot_grid(images: np.ndarray, maps: np.ndarray, chosen: pd.DataFrame, classe
     import matplotlib.pyplot as plt
 
     present = [c for c in classes if (chosen["y_true"] == c).any()]
-    n_cols = max([int((chosen["y_true"] == c).sum()) for c in present] or [1])
-    n_rows = max(len(present), 1)
-    # At least ~4 inches wide so titles stay readable with one slice per class.
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(max(2.2 * n_cols, 4.0), 2.4 * n_rows),
-                             squeeze=False)
+    per_class = max([int((chosen["y_true"] == c).sum()) for c in present] or [1])
+    # Classes side by side, four per row of the grid, each with its K slices: a 12-class task
+    # makes a 3 x 4 grid of class panels instead of one very tall strip.
+    classes_per_row = min(4, max(len(present), 1))
+    n_cols = classes_per_row * per_class
+    n_rows = max(-(-len(present) // classes_per_row), 1)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(max(2.2 * n_cols, 4.0), 2.5 * n_rows + 0.4),
+                             squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
-    for r, name in enumerate(present):
+    for k, name in enumerate(present):
         idx = np.flatnonzero((chosen["y_true"] == name).to_numpy())
         for c, i in enumerate(idx):
-            ax = axes[r, c]
+            ax = axes[k // classes_per_row, (k % classes_per_row) * per_class + c]
             ax.imshow(images[i], cmap="gray")
             ax.imshow(maps[i], cmap="jet", alpha=0.4, vmin=0, vmax=1)
             pred = chosen["y_pred"].iloc[i]
@@ -179,7 +182,6 @@ def plot_grid(images: np.ndarray, maps: np.ndarray, chosen: pd.DataFrame, classe
     if not present:
         axes[0, 0].text(0.5, 0.5, "no labelled slices", ha="center", va="center")
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10)
     fig.savefig(out_path, dpi=dpi, format="png")
     plt.close(fig)
