@@ -3,8 +3,8 @@
 tests/slurm/setup_slurm.sh installs and starts a one-node cluster (munge, slurmdbd + mariadb,
 slurmctld, slurmd, fake GPU GRES); the executor plugin is installed from requirements-slurm.txt
 beside the project virtualenv (never into it, DESIGN.md §6). The test then runs the tiny config
-(config/test.yaml) with `--executor slurm --workflow-profile workflow/profiles/slurm` from raw
-data to the CNN's held-out predictions and checks, from SLURM's own accounting, that every job
+(config/test.yaml) with `--executor slurm --workflow-profile workflow/profiles/slurm` end to
+end (raw DICOM to the HTML report) and checks, from SLURM's own accounting, that every job
 went through sbatch with the resources the profile asks for and that training jobs got a GPU.
 
 Skipped, with the reason, where no cluster can be set up: not root, no apt-get, no network for the
@@ -35,13 +35,15 @@ SETUP = REPO / "tests" / "slurm" / "setup_slurm.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 PLUGIN_DIR = Path(sys.prefix) / "slurm-plugins"
 ACCOUNT = "mriseq"  # created by setup_slurm.sh for the submitting user
-# Raw DICOM (the tiny cohort) -> scan -> preprocess -> split -> the two folds' GPU trainings of
-# one task: every stage up to training, within the CI budget (the other tasks take the same rules).
-TARGETS = [f"results/models/cnn/contrast/fold{fold}/model.keras" for fold in (0, 1)]
+# The whole tiny workflow (the default target): raw DICOM -> scan -> preprocess -> split -> GPU
+# trainings -> baselines -> predictions -> evaluation, Grad-CAM and the HTML report.
+TARGETS = ["all"]
+OUTPUTS = ["results/report/index.html", "results/dlds/evaluation/generalisation_gap.csv",
+           *(f"results/models/cnn/contrast/fold{fold}/model.keras" for fold in (0, 1))]
 # Rules the profile sends to a GPU.
 GPU_RULES = {rule for rule, resources in yaml.safe_load((PROFILE / "config.yaml").read_text())[
     "set-resources"].items() if resources.get("gpu")}
-RUN_TIMEOUT_S = 300
+RUN_TIMEOUT_S = 900
 
 
 def _cluster_up() -> bool:
@@ -140,8 +142,8 @@ def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"snakemake --executor slurm failed ({proc.returncode}):\n" \
         f"{log[-6000:]}"
-    for target in TARGETS:
-        assert (workdir / target).is_file()
+    for output in OUTPUTS:
+        assert (workdir / output).is_file(), output
 
     # Every job Snakemake planned went through sbatch and is in SLURM's accounting.
     planned = job_counts(log)
@@ -161,4 +163,5 @@ def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin
     for job in jobs:
         wants_gpu = "gres/gpu=1" in job["ReqTRES"]
         assert wants_gpu == (rule_of(job["Comment"]) in GPU_RULES), job
-    assert planned["train_cnn"] == 2 and "train_cnn" in GPU_RULES
+    # 3 tasks x 2 folds of the tiny config.
+    assert planned["train_cnn"] == 6 and "train_cnn" in GPU_RULES
