@@ -88,25 +88,19 @@ def manifests(dataset):
 
 
 def all_targets():
-    """The default target: each stage file contributes its final outputs through a
-    `<stage>_targets()` function; stages not yet present contribute nothing."""
-    targets = []
-    for stage in (
-        "synthetic",
-        "scan",
-        "preprocess",
-        "split",
-        "train",
-        "baselines",
-        "predict",
-        "evaluate",
-        "external",
-        "report",
-    ):
-        contribute = globals().get(f"{stage}_targets")
-        if contribute is not None:
-            targets += contribute()
-    return targets
+    """The default target: every stage's final outputs (each `<stage>_targets()` is below)."""
+    return [
+        *synthetic_targets(),
+        *scan_targets(),
+        *preprocess_targets(),
+        *split_targets(),
+        *train_targets(),
+        *baselines_targets(),
+        *predict_targets(),
+        *evaluate_targets(),
+        *external_targets(),
+        *report_targets(),
+    ]
 
 
 # ---- synthetic stage ------------------------------------------------------
