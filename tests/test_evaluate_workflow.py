@@ -82,8 +82,25 @@ def test_deleting_a_figure_reruns_only_its_plot(evaluated):
     assert figure.is_file()
 
 
+def _reversed_keys(value):
+    if isinstance(value, dict):
+        return {key: _reversed_keys(value[key]) for key in reversed(value)}
+    return value
+
+
+def test_reordered_config_keys_rerun_nothing(evaluated):
+    """Params are compared by repr: the workflow sorts settings' keys, so a reformatted config
+    file (every section's keys in another order, every value the same) plans no job. The order of
+    the datasets themselves is kept: it is the report's display order."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    reordered = {key: value if key == "datasets" else _reversed_keys(value)
+                 for key, value in config.items()}
+    variant = evaluated / "reordered_keys.yaml"
+    variant.write_text(yaml.safe_dump(reordered, sort_keys=False))
+    assert planned_jobs(evaluated, "figures", configfile=variant) == {}
+
+
 def test_plot_option_reruns_only_plotting_jobs(evaluated):
-    # (sort_keys=False below: Snakemake compares dict params by their order too.)
     # A config variant (--config cannot type nested values): new resolution and colour map.
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config["plots"] |= {"dpi": config["plots"]["dpi"] + 10, "cmap": "Greens"}

@@ -65,6 +65,18 @@ def _table(path: str | os.PathLike, columns: Sequence[str] | None = None, query=
                       border=0) + note
 
 
+def _class_counts_by_split(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per task × class, one column per split (test, cv, fold k train/val): a reviewer
+    reads the balance of a class across splits along a row."""
+    cells = df.assign(cell=[f"{sl} ({se})" for sl, se in zip(df["slices"], df["series"],
+                                                             strict=True)])
+    table = cells.pivot_table(index=["task", "class"], columns="split", values="cell",
+                              aggfunc="first", sort=False)
+    table = table[list(dict.fromkeys(df["split"]))]
+    table.columns.name = None
+    return table.reset_index()
+
+
 def _with_ci(df: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Merge ``<m>``, ``<m>_ci_low``, ``<m>_ci_high`` into one readable column per metric."""
     out = df.copy()
@@ -112,8 +124,9 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
         parts.append("<p>Preprocessing QC</p>")
         parts.append(_table(base / "tensors" / "qc_summary.csv"))
         if dataset == train_dataset:
-            parts.append("<p>Split class counts (held-out test and CV folds)</p>")
-            parts.append(_table(base / "splits" / "class_counts.csv"))
+            parts.append("<p>Split class counts: slices (series) per split</p>")
+            parts.append(_table(base / "splits" / "class_counts.csv",
+                                query=_class_counts_by_split))
 
     for dataset in labelled:
         parts.append(_dataset_section(results, dataset, tasks, models,

@@ -66,7 +66,7 @@ rule train_baseline:
         runtime=30,
     params:
         classes=task_classes,
-        baselines=config["baselines"],
+        baselines=canonical(config["baselines"]),
         class_weighting=config["train"]["class_weighting"],
         seed=config["seed"],
     script:

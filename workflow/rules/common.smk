@@ -24,6 +24,17 @@ wildcard_constraints:
     fold=r"\d+",
 
 
+def canonical(value):
+    """A config value with dict keys sorted (recursively; list order is kept, it carries meaning).
+    Snakemake compares params by repr, so reordering keys in a config file would otherwise rerun
+    every job that receives the section."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
 
@@ -57,7 +68,7 @@ def synthetic_dir(cohort):
 
 
 def synthetic_cohort_config(wildcards):
-    return config["synthetic"]["cohorts"][wildcards.cohort]
+    return canonical(config["synthetic"]["cohorts"][wildcards.cohort])
 
 
 def dataset_labels_input(wildcards):

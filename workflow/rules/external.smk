@@ -71,7 +71,7 @@ rule predict_series:
         runtime=10,
     params:
         tasks=TASKS,
-        taxonomy=config["taxonomy"],
+        taxonomy=canonical(config["taxonomy"]),
     script:
         "../scripts/predict_series.py"
 

@@ -23,7 +23,7 @@ rule preprocess_shard:
         runtime=60,
     params:
         raw_dir=preprocess_raw_dir,
-        preprocess=config["preprocess"],
+        preprocess=canonical(config["preprocess"]),
     script:
         "../scripts/preprocess_shard.py"
 

@@ -53,7 +53,7 @@ rule merge_manifests:
     params:
         labels=dataset_labels_path,
         layout=dataset_layout,
-        taxonomy=config["taxonomy"],
+        taxonomy=canonical(config["taxonomy"]),
         label_map=dataset_label_map,
         include_localizers=dataset_include_localizers,
         privacy=privacy_params(),

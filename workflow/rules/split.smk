@@ -21,7 +21,7 @@ rule split:
         runtime=10,
     params:
         seed=config["seed"],
-        split=config["split"],
-        tasks=list(config["taxonomy"]),
+        split=canonical(config["split"]),
+        tasks=sorted(config["taxonomy"]),
     script:
         "../scripts/split.py"

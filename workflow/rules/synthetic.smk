@@ -24,7 +24,7 @@ rule synthetic_cohort:
         runtime=30,
     params:
         cohort=synthetic_cohort_config,
-        taxonomy=config["taxonomy"],
+        taxonomy=canonical(config["taxonomy"]),
         generator=SYNTHETIC_GENERATOR,
     script:
         "../scripts/synthetic_cohort.py"

@@ -33,7 +33,7 @@ rule train_cnn:
         cpus_per_gpu=4,
     params:
         classes=task_classes,
-        train=CNN_SETTINGS,
+        train=canonical(CNN_SETTINGS),
         seed=config["seed"],
     script:
         "../scripts/train_cnn.py"
