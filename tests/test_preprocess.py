@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from hostile.corpus import part10_dataset
 from mriseq.pixels import DecodeError, decode
 from mriseq.preprocess import (
     INDEX_COLUMNS,
@@ -22,13 +23,11 @@ from mriseq.preprocess import (
     window_bounds,
 )
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     EnhancedMRImageStorage,
-    ExplicitVRLittleEndian,
     MRImageStorage,
-    generate_uid,
 )
 
 gdcm = pytest.importorskip("gdcm")
@@ -46,13 +45,7 @@ def phantom(rows=64, columns=64, peak=3000, seed=0):
 
 def write_mr(path, pixels, *, z=0.0, instance=1, photometric="MONOCHROME2", slope=None,
              intercept=None, bits_stored=12, signed=False, spacing=(1.5, 1.5), **attrs):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds = part10_dataset(MRImageStorage)
     ds.PatientID, ds.Modality = "P1", "MR"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3.4", "1.2.3.4.5"
     ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
@@ -203,13 +196,7 @@ def test_rgb_becomes_luma():
 
 def write_enhanced(path, frames, positions, slopes):
     """An Enhanced MR multi-frame object with per-frame position and rescale."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = EnhancedMRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds = part10_dataset(EnhancedMRImageStorage)
     ds.Modality = "MR"
     shared = Dataset()
     orientation, measures = Dataset(), Dataset()

@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 import psutil
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hostile.corpus import part10_dataset  # noqa: E402
 
 SIZE = 128
 WINDOW = (0.5, 99.5)
@@ -47,13 +49,7 @@ print(json.dumps({"seconds": time.perf_counter() - start, **counts}))
 
 
 def write_slice(path: Path, pixels: np.ndarray, z: float, instance: int, uids: dict) -> None:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds = part10_dataset(MRImageStorage)
     ds.PatientID, ds.PatientName = uids["patient"], "Bench^Patient"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = uids["study"], uids["series"]
     ds.Modality, ds.Manufacturer, ds.SeriesDescription = "MR", "SIEMENS", "t2_haste_tra_mbh"

@@ -36,19 +36,25 @@ PATIENT_ID = "HOSTILE-4711-ID"
 PATIENT_BIRTH_DATE = "19551231"
 
 
+def part10_dataset(sop_class_uid=MRImageStorage, transfer_syntax=ExplicitVRLittleEndian) -> Dataset:
+    """An empty dataset with File Meta, SOP Class and a fresh SOP Instance UID (shared by the
+    test and benchmark file writers)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = transfer_syntax
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class_uid, meta.MediaStorageSOPInstanceUID
+    return ds
+
+
 def mr_dataset(rows: int = 16, columns: int = 16, series_uid: str | None = None,
                instance: int = 1, iop=(1, 0, 0, 0, 1, 0), **overrides) -> Dataset:
     """A realistic MR image: vendor tags, private blocks, a sequence, 16-bit pixels."""
-    ds = Dataset()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MRImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
+    ds = part10_dataset()
     ds.SpecificCharacterSet = "ISO_IR 100"
     ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND"]
-    ds.SOPClassUID = MRImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.StudyDate = "20240102"
     ds.Modality = "MR"
     ds.Manufacturer = "SIEMENS"
