@@ -20,7 +20,6 @@ groups), ``ImagePositionPatient`` from the first frame. The preprocess stage exp
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import stat
@@ -59,6 +58,8 @@ REASONS = {
     "pixel_length_mismatch": "declared pixel data shorter than Rows x Columns x Frames",
     "duplicate_sop_instance": "a second file with an already seen SOPInstanceUID",
     "geometry_mismatch": "Rows/Columns differ from the rest of the series",
+    "gzip_compressed": "a gzip-compressed file (e.g. *.dcm.gz): decompress the archive first",
+    "reader_error": "an unexpected error inside a reader; the message carries the exception",
 }
 
 # Tags read by both paths: tag -> (key, kind, implicit-VR default). kind: text | uid | num | nums.
@@ -82,6 +83,7 @@ _FIELDS: dict[int, tuple[str, str, bytes]] = {
     0x00180081: ("echo_time", "num", b"DS"),
     0x00180082: ("inversion_time", "num", b"DS"),
     0x00180087: ("field_strength", "num", b"DS"),
+    0x00181164: ("imager_pixel_spacing", "nums", b"DS"),
     0x00180091: ("echo_train_length", "num", b"IS"),
     0x00181314: ("flip_angle", "num", b"DS"),
     0x00189087: ("b_value", "num", b"FD"),
@@ -93,18 +95,28 @@ _FIELDS: dict[int, tuple[str, str, bytes]] = {
     0x00200037: ("iop", "nums", b"DS"),
     0x00280002: ("samples_per_pixel", "num", b"US"),
     0x00280004: ("photometric", "text", b"CS"),
+    0x00280006: ("planar_configuration", "num", b"US"),
     0x00280008: ("n_frames", "num", b"IS"),
     0x00280010: ("rows", "num", b"US"),
     0x00280011: ("columns", "num", b"US"),
     0x00280030: ("pixel_spacing", "nums", b"DS"),
     0x00280100: ("bits_allocated", "num", b"US"),
+    0x00280101: ("bits_stored", "num", b"US"),
+    0x00280103: ("pixel_representation", "num", b"US"),
+    0x00281052: ("rescale_intercept", "num", b"DS"),
+    0x00281053: ("rescale_slope", "num", b"DS"),
 }
 # Vendor b-values in private tags, used when DiffusionBValue is absent: (group, element offset,
-# private creator) -> the element lives at (group, block << 8 | offset) of that creator's block.
-_PRIVATE_B_VALUES = ((0x0019, 0x0C, "SIEMENS MR HEADER"), (0x0043, 0x39, "GEMS_PARM_01"))
-_PRIVATE_GROUPS = {group for group, _, _ in _PRIVATE_B_VALUES}
-_PRIVATE_OFFSETS = {offset for _, offset, _ in _PRIVATE_B_VALUES}
-_LAST_WANTED_GROUP = 0x0043
+# private creator, VR when the file is implicit VR) -> the element lives at (group, block << 8 |
+# offset) of that creator's block. GE writes the b-value as the first of four IS values and, on
+# some software versions, adds 10^9 to it (taken off by ``_vendor_b_value``).
+_PRIVATE_B_VALUES = ((0x0019, 0x0C, "SIEMENS MR HEADER", b"IS"),
+                     (0x0043, 0x39, "GEMS_PARM_01", b"IS"),
+                     (0x2001, 0x03, "Philips Imaging DD 001", b"FL"))
+_GE_B_VALUE_OFFSET = 1_000_000_000
+_PRIVATE_GROUPS = {group for group, _, _, _ in _PRIVATE_B_VALUES}
+_PRIVATE_OFFSETS = {offset for _, offset, _, _ in _PRIVATE_B_VALUES}
+_LAST_WANTED_GROUP = max(_PRIVATE_GROUPS)
 _CHECKED_GROUPS = _PRIVATE_GROUPS | {0x0002}  # per-element checks only in these groups
 _EXPLICIT_HEADER = struct.Struct("<HH2sH")
 _IMPLICIT_HEADER = struct.Struct("<HHI")
@@ -112,7 +124,10 @@ _UINT32 = struct.Struct("<I")
 
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 _DIRECTORY_RECORDS = 0x00041220
-_WANTED_TAGS = frozenset(_FIELDS) | {_DIRECTORY_RECORDS}
+# Sequences whose presence, not content, matters: a DICOMDIR's records; a Modality LUT (the
+# preprocess stage then lets pydicom apply it instead of reading the pixels directly).
+_PRESENCE_TAGS = {_DIRECTORY_RECORDS: "dicomdir", 0x00283000: "modality_lut"}
+_WANTED_TAGS = frozenset(_FIELDS) | frozenset(_PRESENCE_TAGS)
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset(
@@ -128,6 +143,7 @@ _BINARY_SIZES = {vr: struct.calcsize(fmt) for vr, fmt in _BINARY.items()}
 _SIMPLE_CHARSETS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1",
                     "ISO_IR 192": "utf-8"}
 
+_GZIP_MAGIC = b"\x1f\x8b"
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -203,6 +219,8 @@ def read_header(path: str | os.PathLike, max_pixels: int = 1 << 24) -> HeaderRes
         # Unbuffered: the head is one read() call and no 8 KB buffer is allocated per file.
         with open(path, "rb", buffering=0) as handle:
             buf = handle.read(HEAD_BYTES)
+            if buf[:2] == _GZIP_MAGIC:
+                return reject("gzip_compressed", "gzip stream (magic 1f 8b), not a DICOM file")
 
             def read_more(head: bytes) -> bytes:
                 # Double the head rather than read the rest: the pixel data that follows a long
@@ -229,8 +247,10 @@ def read_header(path: str | os.PathLike, max_pixels: int = 1 << 24) -> HeaderRes
             except _NotDicom as error:
                 return reject("not_dicom", str(error), "fast")
             except (_Decline, _NeedMore, struct.error):
-                handle.seek(0)
-                result = _read_with_pydicom(io.BufferedReader(handle), size)
+                # A handle of its own: pydicom may close what it is given, and the fragment check
+                # below still reads through ``handle``.
+                with open(path, "rb") as fallback:
+                    result = _read_with_pydicom(fallback, size)
                 if isinstance(result, HeaderResult):
                     return result
                 fields, pixel = result
@@ -366,14 +386,14 @@ def _walk_file(buf: bytes, total: int, read_more=None
         if length == _UNDEFINED:
             if vr == b"UN" or (explicit and vr != b"SQ"):
                 raise _Decline("undefined length outside a sequence")
-            if group == 0x0004 and element == 0x1220:
-                raw[_DIRECTORY_RECORDS] = (b"SQ", b"")
+            if group << 16 | element in _PRESENCE_TAGS:
+                raw[group << 16 | element] = (b"SQ", b"")
             pos = _skip_sequence(buf, start, explicit, complete, 1)
             continue
         end = start + length
         tag = group << 16 | element
         if tag in _WANTED_TAGS:
-            if tag == _DIRECTORY_RECORDS:
+            if tag in _PRESENCE_TAGS:
                 raw[tag] = (b"SQ", b"")
             elif end > n:
                 if complete:
@@ -509,13 +529,14 @@ def _decode_fast(raw: dict[int, tuple[bytes, bytes]]) -> dict[str, Any]:
         out["b_value"] = _private_b_value(raw)
     if out.get("sop_class_uid") is None and out.get("media_sop_class_uid"):
         out["sop_class_uid"] = out["media_sop_class_uid"]
-    out["dicomdir"] = _DIRECTORY_RECORDS in raw
+    for tag, key in _PRESENCE_TAGS.items():
+        out[key] = tag in raw
     return out
 
 
 def _private_b_value(raw):
     creators = [tag for tag in raw if tag >> 16 in _PRIVATE_GROUPS and 0x10 <= tag & 0xFFFF < 0x100]
-    for group, offset, creator in _PRIVATE_B_VALUES:
+    for group, offset, creator, implicit_vr in _PRIVATE_B_VALUES:
         for tag in creators:
             if tag >> 16 != group:
                 continue
@@ -523,10 +544,20 @@ def _private_b_value(raw):
             if _text(raw[tag][1], "latin-1") == creator:
                 value = raw.get(group << 16 | block << 8 | offset)
                 if value is not None:
-                    numbers = _numbers(value[0] or b"IS", value[1])
-                    if numbers:
-                        return numbers[0]
+                    number = _vendor_b_value(group, _numbers(value[0] or implicit_vr, value[1]))
+                    if number is not None:
+                        return number
     return None
+
+
+def _vendor_b_value(group: int, numbers) -> float | None:
+    """The b-value among a private element's numbers (its first), GE's 10^9 offset removed."""
+    if not numbers or not math.isfinite(numbers[0]):
+        return None
+    value = numbers[0]
+    if group == 0x0043 and value >= _GE_B_VALUE_OFFSET:
+        value = value % _GE_B_VALUE_OFFSET
+    return value
 
 
 def _text(value: bytes, encoding: str) -> str:
@@ -574,8 +605,8 @@ def _read_with_pydicom(handle, size):
     import warnings
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             ds = pydicom.dcmread(handle, force=True, defer_size=1024)
             fields = _fields_from_dataset(ds)
             pixel = None
@@ -591,6 +622,12 @@ def _read_with_pydicom(handle, size):
     except Exception as error:  # malformed input of any kind is a reject, not a crash
         return reject("parse_error", _one_line(f"{type(error).__name__}: {error}"), "pydicom")
     if not fields.get("_elements"):
+        if any(k.startswith("media_") or k == "transfer_syntax" for k, v in fields.items() if v):
+            # File meta but no dataset: pydicom gave up on the dataset, e.g. at an early end.
+            ends_early = any("End of file" in str(w.message) for w in caught)
+            return reject("truncated" if ends_early else "parse_error",
+                          "file meta information present but no readable dataset"
+                          + (" (the file ends early)" if ends_early else ""), "pydicom")
         return reject("not_dicom", "pydicom found no data elements", "pydicom")
     return fields, pixel
 
@@ -606,7 +643,8 @@ def _fields_from_dataset(ds) -> dict[str, Any]:
         out["transfer_syntax"] = None
     if out.get("sop_class_uid") is None and out.get("media_sop_class_uid"):
         out["sop_class_uid"] = out["media_sop_class_uid"]
-    out["dicomdir"] = _DIRECTORY_RECORDS in ds
+    for tag, key in _PRESENCE_TAGS.items():
+        out[key] = tag in ds
     if 0x52009229 in ds or 0x52009230 in ds:
         _enhanced_fields(ds, out)
     if out.get("b_value") is None:
@@ -694,13 +732,17 @@ def _enhanced_fields(ds, out):
 
 
 def _private_b_value_ds(ds):
-    for group, offset, creator in _PRIVATE_B_VALUES:
+    for group, offset, creator, implicit_vr in _PRIVATE_B_VALUES:
         try:
-            block = ds.private_block(group, creator)
-            elem = block[offset]
+            elem = ds.private_block(group, creator)[offset]
+            value = elem.value
         except Exception:
             continue
-        number = _normalise(elem.value, "num")
+        if isinstance(value, bytes):  # VR UN (creator unknown to pydicom's dictionary)
+            numbers = _numbers(implicit_vr, value)
+        else:
+            numbers = _normalise(value, "nums")
+        number = _vendor_b_value(group, numbers)
         if number is not None:
             return number
     return None
@@ -768,6 +810,11 @@ def _validate(fields, pixel, size, max_pixels, reader) -> HeaderResult:
     fields = dict(fields)
     fields["rows"], fields["columns"], fields["n_frames"] = rows, columns, frames
     fields["transfer_syntax"] = ts
+    # Where the native pixels lie, so that preprocessing reads them without parsing the header
+    # again; -1 where the stream must go through a decoder (encapsulated, float, deflated).
+    native = tag == 0x7FE00010 and length != _UNDEFINED and ts != _DEFLATED
+    fields["pixel_offset"] = value_offset if native else -1
+    fields["pixel_length"] = length if native else -1
     fields.pop("_elements", None)
     return HeaderResult(fields=fields, reader=reader)
 

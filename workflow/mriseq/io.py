@@ -22,6 +22,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp", dir=target.parent
     )
+    # mkstemp creates the file 0600 whatever the umask; give it the mode a plain open() would
+    # (0644 under the usual 022), so that collaborators and reviewers can read results/.
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -30,6 +33,13 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_parquet(df, path: str | os.PathLike) -> None:

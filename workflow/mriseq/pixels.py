@@ -12,6 +12,14 @@ geometry, not by file name.
 Uncompressed single-frame files (the common case) skip pydicom's generic pixel machinery and are
 read with ``np.frombuffer``: same values (BitsStored masking and sign extension as pydicom), about
 half the per-file decode cost.
+
+Classic uncompressed files go further: the scan has already walked their header and recorded what
+decoding needs (:class:`NativeLayout`: where the pixel data lies, bits, sign, rescale,
+photometric), so :func:`decode_native` reads the pixel bytes at that offset and never parses the
+header again. On real scanner files a full ``dcmread`` costs about two thirds of the per-file time
+(vendor private blocks and nested sequences), which is what made preprocessing no faster than a
+naive loop. Compressed, enhanced multi-frame, Modality-LUT and colour files still go through
+pydicom.
 """
 
 from __future__ import annotations
@@ -48,6 +56,101 @@ class DecodedImage:
     frames: np.ndarray  # (F, H, W) float32: rescaled, MONOCHROME1 inverted, gray
     positions: np.ndarray  # (F,) float64: position along the slice normal, NaN when unknown
     pixel_spacing: tuple[float, float] | None  # (row spacing, column spacing) in mm
+
+
+@dataclass(frozen=True)
+class NativeLayout:
+    """Where and how the native pixels of a classic file lie (from the scan manifest)."""
+
+    offset: int  # byte offset of the pixel data value in the file
+    rows: int
+    columns: int
+    frames: int
+    bits_allocated: int
+    bits_stored: int
+    signed: bool
+    monochrome1: bool
+    slope: float
+    intercept: float
+    position: float  # along the slice normal (NaN when unknown)
+    pixel_spacing: tuple[float, float] | None
+
+
+# Classic (one image per file, or classic multi-frame) MR objects: geometry and rescale sit at the
+# top level; enhanced objects keep them per frame in functional groups and go through pydicom.
+ENHANCED_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4"})
+
+
+def native_layout(record) -> NativeLayout | None:
+    """The :class:`NativeLayout` of a scan-manifest row (any object with its columns), or None
+    when the file must go through pydicom."""
+    try:
+        offset = int(record.pixel_offset)
+        rows, columns, frames = int(record.rows), int(record.columns), int(record.n_frames)
+        bits = int(record.bits_allocated)
+        if (offset < 0 or str(record.transfer_syntax) not in NATIVE_LITTLE_ENDIAN
+                or str(record.sop_class_uid) in ENHANCED_SOP_CLASSES or bool(record.modality_lut)
+                or int(record.samples_per_pixel) != 1 or bits not in (8, 16, 32)
+                or str(record.photometric or "").strip() not in ("MONOCHROME1", "MONOCHROME2")):
+            return None
+        if int(record.pixel_length) < rows * columns * frames * bits // 8:
+            return None
+        stored = int(record.bits_stored)
+        spacing = (float(record.pixel_spacing_0), float(record.pixel_spacing_1))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return NativeLayout(
+        offset=offset, rows=rows, columns=columns, frames=frames, bits_allocated=bits,
+        bits_stored=stored if 0 < stored <= bits else bits,
+        signed=int(record.pixel_representation) == 1,
+        monochrome1=str(record.photometric).strip() == "MONOCHROME1",
+        slope=_float(record.rescale_slope if np.isfinite(record.rescale_slope) else None, 1.0),
+        intercept=_float(record.rescale_intercept if np.isfinite(record.rescale_intercept)
+                         else None, 0.0),
+        position=float(record.slice_position),
+        pixel_spacing=spacing if all(v > 0 and np.isfinite(v) for v in spacing) else None,
+    )
+
+
+def decode_native(path: str | os.PathLike, layout: NativeLayout) -> DecodedImage:
+    """Decode a classic uncompressed file from its :class:`NativeLayout`: one read of the pixel
+    bytes, no header parse. Same values as :func:`decode` (tested on the real-file corpus)."""
+    count = layout.rows * layout.columns * layout.frames
+    itemsize = layout.bits_allocated // 8
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            handle.seek(layout.offset)
+            buffer = handle.read(count * itemsize)
+    except FileNotFoundError as error:
+        raise DecodeError("file_missing", f"file not found: {error.filename}") from None
+    except OSError as error:
+        raise DecodeError("unreadable", f"cannot read: {error.strerror or error}") from None
+    if len(buffer) < count * itemsize:
+        raise DecodeError("truncated", f"pixel data {len(buffer)} bytes, {count * itemsize} needed")
+    dtype = np.dtype(f"<{'i' if layout.signed else 'u'}{itemsize}")
+    arr = np.frombuffer(buffer, dtype=dtype, count=count)
+    arr = _mask_bits(arr, layout.bits_allocated, layout.bits_stored, layout.signed)
+    frames = arr.reshape(layout.frames, layout.rows, layout.columns).astype(np.float32)
+    if layout.slope != 1.0 or layout.intercept != 0.0:
+        frames = frames * np.float32(layout.slope) + np.float32(layout.intercept)
+    if layout.monochrome1:
+        frames = np.negative(frames, out=frames)
+    if not np.isfinite(frames).all():
+        frames = np.nan_to_num(frames, nan=0.0, posinf=0.0, neginf=0.0)
+    positions = np.full(layout.frames, layout.position, dtype=np.float64)
+    return DecodedImage(frames, positions, layout.pixel_spacing)
+
+
+def _mask_bits(arr: np.ndarray, bits_allocated: int, bits_stored: int, signed: bool) -> np.ndarray:
+    """Bits above BitsStored may hold overlays or garbage: mask them and sign-extend, as pydicom."""
+    if bits_stored >= bits_allocated:
+        return arr
+    unsigned = arr.view(f"<u{bits_allocated // 8}")
+    masked = (unsigned & ((1 << bits_stored) - 1)).astype(np.int64 if bits_allocated > 16
+                                                          else np.int32)
+    if signed:
+        masked = np.where(masked >= 1 << (bits_stored - 1), masked - (1 << bits_stored), masked)
+    return masked
 
 
 def read_dataset(path: str | os.PathLike, transfer_syntax: str | None = None) -> Dataset:
@@ -126,16 +229,11 @@ def _native_fast_path(ds: Dataset, n_frames: int) -> np.ndarray | None:
         return None  # let pydicom produce its precise error message
     signed = int(ds.get("PixelRepresentation", 0)) == 1
     dtype = np.dtype(f"<{'i' if signed else 'u'}{bits_allocated // 8}")
-    arr = np.frombuffer(buffer, dtype=dtype, count=rows * columns).reshape(rows, columns)
+    arr = np.frombuffer(buffer, dtype=dtype, count=rows * columns)
     bits_stored = int(ds.get("BitsStored", bits_allocated))
-    if bits_stored < bits_allocated:
-        # Bits above BitsStored may hold overlays or garbage: mask them and sign-extend, as pydicom.
-        unsigned = arr.view(f"<u{bits_allocated // 8}")
-        masked = (unsigned & ((1 << bits_stored) - 1)).astype(np.int32)
-        if signed:
-            masked = np.where(masked >= 1 << (bits_stored - 1), masked - (1 << bits_stored), masked)
-        arr = masked
-    return arr
+    if not 0 < bits_stored <= bits_allocated:
+        bits_stored = bits_allocated
+    return _mask_bits(arr, bits_allocated, bits_stored, signed).reshape(rows, columns)
 
 
 def _as_frames(raw: np.ndarray, ds: Dataset, n_frames: int) -> np.ndarray:

@@ -38,7 +38,7 @@ import pandas as pd
 
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
-from mriseq.pixels import DecodeError, decode
+from mriseq.pixels import DecodeError, NativeLayout, decode, decode_native, native_layout
 
 log = logging.getLogger("mriseq.preprocess")
 
@@ -132,20 +132,32 @@ def preprocess_frames(frames: np.ndarray, *, size: int, aspect: str = "pad",
 # ---------------------------------------------------------------- per-file work (runs in workers)
 
 
-def process_file(task: tuple[str, str | None], *, size: int, aspect: str, window_percentiles,
-                 dtype: str):
+def process_file(task: tuple[str, str | None, NativeLayout | None], *, size: int, aspect: str,
+                 window_percentiles, dtype: str):
     """Decode and transform one file. Returns ("ok", tensors, positions) or
-    ("reject", reason, message); never raises for a per-file problem."""
-    path, transfer_syntax = task
+    ("reject", reason, message); never raises for a per-file problem.
+
+    With a :class:`~mriseq.pixels.NativeLayout` from the scan the pixels are read directly; should
+    that fail (the file changed since the scan), pydicom decodes it as for any other file.
+    """
+    path, transfer_syntax, layout = task
     try:
-        image = decode(path, transfer_syntax)
+        image = None
+        if layout is not None:
+            try:
+                image = decode_native(path, layout)
+            except DecodeError:
+                image = None
+        if image is None:
+            image = decode(path, transfer_syntax)
         tensors = preprocess_frames(image.frames, size=size, aspect=aspect,
                                     window_percentiles=window_percentiles, dtype=dtype,
                                     spacing=image.pixel_spacing)
     except DecodeError as error:
         return "reject", error.reason, error.message
     except Exception as error:  # noqa: BLE001 - an unexpected per-file failure is a reject too
-        return "reject", "preprocess_error", f"{type(error).__name__}: {error}"[:500]
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        return "reject", "reader_error", message[:500]
     return "ok", tensors, image.positions
 
 
@@ -262,12 +274,16 @@ def preprocess_shard(files_path: str | os.PathLike, raw_dir: str | os.PathLike,
     files = plan_files(pd.read_parquet(files_path), str(files_path))
     shard = Path(files_path).name.split(".")[0]
     raw_dir = Path(raw_dir)
-    tasks = [(str(raw_dir / p), ts if isinstance(ts, str) and ts else None)
-             for p, ts in zip(files["path"], files["transfer_syntax"], strict=True)]
+    tasks = [(str(raw_dir / record.path),
+              record.transfer_syntax if isinstance(record.transfer_syntax, str)
+              and record.transfer_syntax else None, native_layout(record))
+             for record in files.itertuples(index=False)]
+    n_native = sum(task[2] is not None for task in tasks)
     work = partial(process_file, size=int(size), aspect=aspect, window_percentiles=window,
                    dtype=dtype)
-    log.info("shard %s: %d files from %s, size %d, %s, aspect %s, window %s, %d worker(s)",
-             shard, len(tasks), raw_dir, size, dtype, aspect, window, workers)
+    log.info("shard %s: %d files from %s (%d read directly from the scan's pixel layout), "
+             "size %d, %s, aspect %s, window %s, %d worker(s)", shard, len(tasks), raw_dir,
+             n_native, size, dtype, aspect, window, workers)
 
     started = time.perf_counter()
     index_rows: list[dict] = []

@@ -35,16 +35,27 @@ _NUMERIC = ["series_number", "instance_number", "echo_time", "repetition_time", 
             "flip_angle", "echo_train_length", "b_value", "field_strength"]
 _GEOMETRY = ([f"iop_{i}" for i in range(6)] + [f"ipp_{i}" for i in range(3)]
              + ["pixel_spacing_0", "pixel_spacing_1", "slice_thickness"])
+# What decoding needs, recorded so that preprocessing reads native pixels without a second header
+# parse: pixel-data offset and length in the file (-1: must go through a decoder), sample layout,
+# rescale and whether a Modality LUT is present.
+PIXEL_LAYOUT = ["pixel_offset", "pixel_length", "bits_allocated", "bits_stored",
+                "pixel_representation", "samples_per_pixel", "planar_configuration"]
+_RESCALE = ["rescale_slope", "rescale_intercept"]
 FILE_COLUMNS = (["path", "shard", "entry", "patient_key", "study_key", "series_key", "sop_key",
                  "series_dir", "n_frames", "rows", "columns"] + _TEXT + _NUMERIC
-                + ["contrast_agent"] + _GEOMETRY + ["header_orientation", "slice_position"])
+                + ["contrast_agent"] + _GEOMETRY + ["header_orientation", "slice_position"]
+                + PIXEL_LAYOUT + _RESCALE + ["modality_lut"])
 _FILE_DTYPES = {
     **{c: "string" for c in ["path", "shard", "entry", "patient_key", "study_key", "series_key",
                             "sop_key", "series_dir", *_TEXT, "header_orientation"]},
-    **{c: "int64" for c in ["n_frames", "rows", "columns"]},
-    **{c: "float64" for c in [*_NUMERIC, *_GEOMETRY, "slice_position"]},
+    **{c: "int64" for c in ["n_frames", "rows", "columns", *PIXEL_LAYOUT]},
+    **{c: "float64" for c in [*_NUMERIC, *_GEOMETRY, "slice_position", *_RESCALE]},
     "contrast_agent": "bool",
+    "modality_lut": "bool",
 }
+# Defaults of the layout fields a header may omit (the DICOM defaults pydicom also assumes).
+_LAYOUT_DEFAULTS = {"bits_allocated": 16, "pixel_representation": 0, "samples_per_pixel": 1,
+                    "planar_configuration": 0}
 REJECT_COLUMNS = ["path", "shard", "stage", "reason", "message"]
 _CHUNK = 256  # files per worker task: large enough to amortise inter-process traffic
 
@@ -127,19 +138,38 @@ def printable_path(rel: str) -> str:
 
 def scan_file(root: str, entry: str, rel: str, shard: str, key: bytes, max_pixels: int,
               tolerance: float) -> tuple[bool, tuple]:
-    """(True, files row) or (False, rejects row) for one file; identifiers already pseudonymised."""
+    """(True, files row) or (False, rejects row) for one file; identifiers already pseudonymised.
+
+    Never raises for a file: the reader rejects what it recognises as bad, and anything that
+    still escapes (a reader bug met on an unforeseen file) becomes a ``reader_error`` reject with
+    the exception, so one odd file cannot fail the shard.
+    """
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
         return False, (printable_path(rel), shard, "scan", "undecodable_name",
                        "file name is not valid UTF-8")
+    try:
+        return _scan_file(root, entry, rel, shard, key, max_pixels, tolerance)
+    except Exception as error:  # noqa: BLE001 - defence in depth, see the docstring
+        log.warning("reader error on %s: %s: %s", rel, type(error).__name__, error)
+        return False, (rel, shard, "scan", "reader_error",
+                       one_line(f"{type(error).__name__}: {error}"))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[bool, tuple]:
     result = read_header(os.path.join(root, rel), max_pixels)
     if not result.ok:
         return False, (rel, shard, "scan", result.reason, result.message)
     f = result.fields
     iop = _padded(f.get("iop"), 6)
     ipp = _padded(f.get("ipp"), 3)
-    spacing = _padded(f.get("pixel_spacing"), 2)
+    spacing = _padded(f.get("pixel_spacing") or f.get("imager_pixel_spacing"), 2)
     normal = slice_normal(iop)
     position = sum(n * p for n, p in zip(normal, ipp, strict=True)) if normal else math.nan
     # Without a PatientID the top-level entry stands in for the patient (keeps splits grouped).
@@ -155,8 +185,18 @@ def scan_file(root: str, entry: str, rel: str, shard: str, key: bytes, max_pixel
         bool(f.get("contrast_agent")),
         *iop, *ipp, *spacing, _float(f.get("slice_thickness")),
         _orientation(normal, tolerance), position,
+        *(_layout_int(f, c) for c in PIXEL_LAYOUT),
+        _float(f.get("rescale_slope")), _float(f.get("rescale_intercept")),
+        bool(f.get("modality_lut")),
     )
     return True, row
+
+
+def _layout_int(fields: dict, column: str) -> int:
+    value = fields.get(column)
+    if value is None or not math.isfinite(value):
+        return _LAYOUT_DEFAULTS.get(column, -1)
+    return int(value)
 
 
 # Patient, study and series identifiers repeat in every file of a series: their pseudonyms are
