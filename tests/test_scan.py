@@ -219,3 +219,52 @@ def test_cross_shard_duplicates_are_rejected_by_the_merge(tmp_path):
     rejects = pd.read_parquet(out / "rejects.parquet")
     assert list(rejects["path"]) == ["b/1.dcm"]
     assert list(rejects["reason"]) == ["duplicate_sop_instance"]
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+@pytest.mark.parametrize("vendor, group, creator, vr, value, expected", [
+    ("Philips", 0x2001, "Philips Imaging DD 001", "FL", 800.0, 800.0),
+    ("GE", 0x0043, "GEMS_PARM_01", "IS", ["1000000500", "8", "0", "0"], 500.0),
+    ("GE", 0x0043, "GEMS_PARM_01", "IS", ["1000", "8", "0", "0"], 1000.0),
+    ("Siemens", 0x0019, "SIEMENS MR HEADER", "IS", "50", 50.0),
+])
+def test_private_b_values_of_each_vendor(tmp_path, implicit, vendor, group, creator, vr, value,
+                                         expected):
+    """Vendor b-values without DiffusionBValue, read alike by the fast walker and by the pydicom
+    fallback (each run on the same file), explicit and implicit VR."""
+    ds = mr_dataset()
+    ds.Manufacturer = vendor
+    ds.private_block(group, creator, create=True).add_new(
+        {0x2001: 0x03, 0x0043: 0x39, 0x0019: 0x0C}[group], vr, value)
+    path = save(ds, tmp_path / "dwi.dcm", implicit=implicit)
+    fast = dicomio.read_header(path)
+    assert fast.ok and fast.reader == "fast"
+    assert fast.fields["b_value"] == expected
+    with open(path, "rb") as handle:
+        fields, _ = dicomio._read_with_pydicom(handle, path.stat().st_size)
+    assert fields["b_value"] == expected
+
+
+def test_gzip_compressed_dicom_has_its_own_reason(tmp_path):
+    import gzip
+
+    path = save(mr_dataset(), tmp_path / "a.dcm")
+    packed = tmp_path / "a.dcm.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    result = dicomio.read_header(packed)
+    assert result.reason == "gzip_compressed" and "gzip" in result.message
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_outputs_honour_the_umask(tmp_path, umask, mode):
+    from mriseq.io import save_npy, write_json, write_parquet
+
+    old = os.umask(umask)
+    try:
+        write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
+        write_json({"a": 1}, tmp_path / "t.json")
+        save_npy(np.zeros(2), tmp_path / "t.npy")
+    finally:
+        os.umask(old)
+    for name in ("t.parquet", "t.json", "t.npy"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode

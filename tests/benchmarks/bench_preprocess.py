@@ -8,7 +8,14 @@ The preprocess job runs in a child process; its peak memory is the summed RSS of
 (how Snakemake's ``benchmark:`` measures ``max_rss``), for a shard of a quarter of the corpus and
 for the whole corpus: bounded by one image, it must not grow with the shard.
 
+Then the same comparison on the real-DICOM corpus (``tests/realcorpus``), separately for its
+single-frame and multi-frame MR files: ``preprocess_shard`` with 1 and with ``--workers`` workers
+against the naive loop, each ratio printed in the same run. Real headers are where a second full
+``dcmread`` per file costs most; the preprocess job reads native pixels at the offset the scan
+recorded instead.
+
     .venv/bin/python tests/benchmarks/bench_preprocess.py [--slices 10000] [--workers 2]
+        [--real-files 4000] [--skip-synthetic]
 """
 
 from __future__ import annotations
@@ -130,6 +137,86 @@ def naive_loop(files: pd.DataFrame, raw: Path, resizer: str) -> float:
     return time.perf_counter() - start
 
 
+def naive_real_loop(paths: list[Path]) -> tuple[float, int]:
+    """The naive loop on real files of any kind: dcmread, pixel_array, rescale, percentile window
+    and PIL resize per frame. Returns (seconds, slices)."""
+    from PIL import Image
+
+    slices = []
+    start = time.perf_counter()
+    for path in paths:
+        ds = pydicom.dcmread(path, force=True)
+        pixels = ds.pixel_array.astype(np.float32)
+        frames = pixels.reshape(-1, int(ds.Rows), int(ds.Columns))
+        slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(
+            ds.get("RescaleIntercept", 0) or 0)
+        for frame in frames:
+            image = frame * slope + intercept
+            low, high = np.percentile(image, WINDOW)
+            image = np.clip((image - low) / max(high - low, 1e-6), 0, 1)
+            small = np.asarray(Image.fromarray(image).resize((SIZE, SIZE),
+                                                             Image.Resampling.BILINEAR))
+            slices.append((small * 255 + 0.5).astype(np.uint8))
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "naive.npy", np.stack(slices))
+    return time.perf_counter() - start, len(slices)
+
+
+def _decodable(archive: Path, files: pd.DataFrame) -> pd.DataFrame:
+    """The rows pydicom can decode (the naive loop has no error handling)."""
+    keep = []
+    for path in files["path"]:
+        try:
+            pydicom.dcmread(archive / path, force=True).pixel_array  # noqa: B018
+            keep.append(True)
+        except Exception:  # noqa: BLE001 - a file without a decoder is left out of both sides
+            keep.append(False)
+    return files[keep]
+
+
+def real_corpus_benchmark(workers: int, rounds: int, at_least: int) -> None:
+    """Naive loop vs preprocess_shard (1 and ``workers`` workers) on the real corpus."""
+    from real_corpus import corpus_or_none, kept_files, repeated
+
+    archive = corpus_or_none()
+    if archive is None:
+        return
+    files = _decodable(archive, kept_files(archive))
+    groups = {"single-frame": files[files["n_frames"] == 1],
+              "multi-frame": files[files["n_frames"] > 1]}
+    print(f"\nreal-DICOM corpus {archive}: {len(files)} decodable MR files "
+          f"({len(groups['single-frame'])} single-frame, {len(groups['multi-frame'])} "
+          f"multi-frame, {files['n_frames'].sum()} slices)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, group in groups.items():
+            if group.empty:
+                continue
+            rows = repeated(list(range(len(group))), at_least if name == "single-frame"
+                            else max(1, at_least // 20))
+            manifest = group.iloc[rows].reset_index(drop=True)
+            manifest_path = Path(tmp) / f"{name}.files.parquet"
+            manifest.to_parquet(manifest_path)
+            paths = [archive / p for p in manifest["path"]]
+            best: dict[str, float] = {}
+            slices = 0
+            for _ in range(rounds):
+                seconds, slices = naive_real_loop(paths)
+                best["naive"] = min(best.get("naive", np.inf), seconds)
+                for n in sorted({1, workers}):
+                    job = preprocess_job(manifest_path, archive, Path(tmp) / name, n)
+                    if job["slices"] != slices:
+                        raise SystemExit(f"preprocess wrote {job['slices']} slices, naive {slices}")
+                    best[n] = min(best.get(n, np.inf), job["seconds"])
+            naive_rate = slices / best["naive"]
+            print(f"  {name}: {len(manifest)} files ({manifest['path'].nunique()} distinct), "
+                  f"{slices} slices, best of {rounds} rounds")
+            print(f"    naive dcmread+pixel_array+percentile+PIL loop: {naive_rate:8.0f} slices/s")
+            for n in sorted({1, workers}):
+                rate = slices / best[n]
+                print(f"    mriseq preprocess_shard, {n} worker(s):        {rate:8.0f} slices/s"
+                      f"  -> {rate / naive_rate:.2f}x naive")
+
+
 def preprocess_job(files_path: Path, raw: Path, out: Path, workers: int) -> dict:
     """Run preprocess_shard in a child process; sample the process tree's summed RSS as
     Snakemake's benchmark directive does."""
@@ -168,7 +255,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--corpus", type=Path,
                         default=Path(tempfile.gettempdir()) / "mriseq_bench_preprocess")
+    parser.add_argument("--real-files", type=int, default=4000,
+                        help="single-frame real files to time (the corpus list, repeated)")
+    parser.add_argument("--skip-synthetic", action="store_true",
+                        help="only the real-corpus comparison")
     args = parser.parse_args()
+    if not args.skip_synthetic:
+        synthetic_benchmark(args)
+    real_corpus_benchmark(args.workers, args.rounds, args.real_files)
+
+
+def synthetic_benchmark(args) -> None:
     root = args.corpus / str(args.slices)
     root.mkdir(parents=True, exist_ok=True)
     files = build_corpus(root, args.slices)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image  # imported before the pool forks, not once per worker
 
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
@@ -70,8 +71,6 @@ def resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     covers (no aliasing); upsampling is linear interpolation. PIL's separable C loops beat a dense
     resampling-matrix product (measured: 1.0 vs 2.2 ms for 512² → 128², 0.47 vs 0.88 ms for
     320×260) and give the same values."""
-    from PIL import Image
-
     out = np.empty((len(frames), height, width), dtype=np.float32)
     for i, frame in enumerate(frames):
         image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.float32))

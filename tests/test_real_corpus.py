@@ -1,0 +1,372 @@
+"""Real scanner files: the scan and preprocess stages on the registry-built real-DICOM corpus.
+
+The corpus (``tests/realcorpus``: pydicom's and pydicom-data's test files, dcm-classifier's
+Siemens protocol, nibabel's and heudiconv's DICOM test data) holds classic and enhanced MR of
+several vendors, compressed and uncompressed, big endian, gzip-compressed, broken and non-MR files.
+Synthetic files cannot stand in for it: they never produced the crashes and lost fields these
+tests guard against. Every expectation is computed independently with a full pydicom parse.
+
+Locally the corpus is skipped when it is neither cached nor downloadable; under CI it must build.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+import pytest
+import yaml
+from conftest import run_snakemake
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from hostile.workflow import write_config, write_labels, write_patient  # noqa: E402
+from mriseq import dicomio  # noqa: E402
+from mriseq.preprocess import preprocess_frames, preprocess_shard  # noqa: E402
+from mriseq.privacy import pseudonym  # noqa: E402
+from mriseq.scan import (  # noqa: E402
+    files_frame,
+    header_orientation,
+    list_files,
+    rejects_frame,
+    scan_file,
+    scan_files,
+)
+from realcorpus.build import CorpusUnavailable, build_corpus  # noqa: E402
+
+KEY = b"real-corpus-key"
+SIZE = 128
+WINDOW = (0.5, 99.5)
+# Compressed enhanced multi-frame MR that once crashed the scan job (a closed file handle).
+ENHANCED_COMPRESSED = ["pydicom-data/emri_small_jpeg_2k_lossless.dcm",
+                       "pydicom-data/emri_small_jpeg_ls_lossless.dcm",
+                       "pydicom-data/emri_small_RLE.dcm"]
+
+
+@pytest.fixture(scope="session")
+def archive() -> Path:
+    try:
+        return build_corpus()
+    except CorpusUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"the real-DICOM corpus must build in CI: {error}")
+        pytest.skip(f"real-DICOM corpus unavailable: {error}")
+
+
+@pytest.fixture(scope="session")
+def scanned(archive):
+    """The shard scan: per-file reads plus the shard checks (duplicates, mixed sizes)."""
+    files, rejects = scan_files(archive, sorted(os.listdir(archive)), "s000", KEY, workers=2)
+    return files, rejects
+
+
+@pytest.fixture(scope="session")
+def read_each(archive):
+    """Every file read on its own, without the shard checks: several corpus files are the same
+    SOP instance in other transfer syntaxes (a duplicate in one shard), and each must still be
+    read right."""
+    rows = [scan_file(str(archive), entry, rel, "s000", KEY, 1 << 24, 0.8)
+            for entry, rel in list_files(archive, sorted(os.listdir(archive)))]
+    return (files_frame([row for ok, row in rows if ok]),
+            rejects_frame([row for ok, row in rows if not ok]))
+
+
+@pytest.fixture(scope="session")
+def preprocessed(archive, read_each, tmp_path_factory):
+    files, _ = read_each
+    out = tmp_path_factory.mktemp("real-tensors")
+    manifest = out / "s000.files.parquet"
+    files.to_parquet(manifest, index=False)
+    preprocess_shard(manifest, archive, out / "s000.npy", out / "s000.index.parquet",
+                     out / "s000.rejects.parquet", size=SIZE, window_percentiles=WINDOW,
+                     workers=2)
+    return (np.load(out / "s000.npy", mmap_mode="r"), pd.read_parquet(out / "s000.index.parquet"),
+            pd.read_parquet(out / "s000.rejects.parquet"))
+
+
+# ---------------------------------------------------------------- the scan
+
+
+def test_corpus_is_real_and_varied(archive, scanned):
+    files, rejects = scanned
+    assert len(list_files(archive, sorted(os.listdir(archive)))) > 500
+    assert set(files["path"].str.split("/").str[0]) >= {"pydicom-data", "pydicom-test-files",
+                                                        "dcm-classifier", "nibabel"}
+    manufacturers = " ".join(files["manufacturer"].dropna().str.upper())
+    for vendor in ("SIEMENS", "GE", "PHILIPS"):
+        assert vendor in manufacturers
+    assert (files["n_frames"] > 1).any(), "enhanced multi-frame MR must be in the corpus"
+
+
+def test_every_file_lands_in_exactly_one_table_with_a_specific_reason(archive, scanned):
+    files, rejects = scanned
+    listed = {rel for _, rel in list_files(archive, sorted(os.listdir(archive)))}
+    kept, rejected = set(files["path"]), set(rejects["path"])
+    assert not kept & rejected
+    assert kept | rejected == listed
+    assert len(files) + len(rejects) == len(listed)
+    assert set(rejects["reason"]) <= set(dicomio.REASONS)
+    # reader_error means a reader bug met a real file: none may be left.
+    assert "reader_error" not in set(rejects["reason"]), rejects[rejects.reason == "reader_error"]
+    gzipped = rejects[rejects["path"].str.endswith(".gz")]
+    assert len(gzipped) and gzipped["reason"].eq("gzip_compressed").all()
+    assert rejects["message"].str.len().gt(0).all()
+
+
+def test_compressed_enhanced_multiframe_is_read(read_each):
+    files, rejects = read_each
+    frames = dict(zip(files["path"], files["n_frames"], strict=True))
+    for path in ENHANCED_COMPRESSED:
+        assert frames.get(path) == 10, f"{path}: {rejects[rejects.path == path].to_dict()}"
+
+
+def _number(value):
+    """A header value as float (first of several); None when absent or not a number."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, pydicom.multival.MultiValue | list | tuple):
+        value = value[0] if len(value) else None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _functional(ds, sequence: str, keyword: str):
+    """keyword from the dataset itself, else the shared, else the first per-frame functional
+    group's ``sequence`` item."""
+    if keyword in ds and ds[keyword].value not in (None, ""):
+        return ds[keyword].value
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        items = ds.get(groups)
+        if items and sequence in items[0] and items[0][sequence].value:
+            inner = items[0][sequence][0]
+            if keyword in inner and inner[keyword].value not in (None, ""):
+                return inner[keyword].value
+    return None
+
+
+def _private_b_value(ds):
+    for group, offset, creator in ((0x0019, 0x0C, "SIEMENS MR HEADER"),
+                                   (0x0043, 0x39, "GEMS_PARM_01"),
+                                   (0x2001, 0x03, "Philips Imaging DD 001")):
+        try:
+            value = ds.private_block(group, creator)[offset].value
+        except (KeyError, ValueError):
+            continue
+        if isinstance(value, bytes):  # VR UN in an implicit-VR file
+            fmt = "<f" if group == 0x2001 else None
+            value = np.frombuffer(value[:4], fmt)[0] if fmt else value.decode().split("\\")[0]
+        number = _number(value)
+        if number is not None:
+            return number % 1_000_000_000 if group == 0x0043 else number
+    return None
+
+
+def reference_fields(path: Path) -> dict:
+    """The fields the scan must report, from pydicom's full parse of the file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, force=True)
+    b_value = _number(_functional(ds, "MRDiffusionSequence", "DiffusionBValue"))
+    return {
+        "rows": int(ds.Rows), "columns": int(ds.Columns),
+        "n_frames": int(_number(ds.get("NumberOfFrames")) or 1),
+        "echo_time": _number(_functional(ds, "MREchoSequence", "EchoTime")
+                             or _functional(ds, "MREchoSequence", "EffectiveEchoTime")),
+        "repetition_time": _number(_functional(ds, "MRTimingAndRelatedParametersSequence",
+                                               "RepetitionTime")),
+        "inversion_time": _number(ds.get("InversionTime")),
+        "flip_angle": _number(_functional(ds, "MRTimingAndRelatedParametersSequence",
+                                          "FlipAngle")),
+        "b_value": b_value if b_value is not None else _private_b_value(ds),
+        "header_orientation": header_orientation(
+            _functional(ds, "PlaneOrientationSequence", "ImageOrientationPatient"), 0.8),
+        "series_key": pseudonym(str(ds.SeriesInstanceUID), KEY),
+    }
+
+
+def _same(a, b) -> bool:
+    if isinstance(b, float) or isinstance(a, float):
+        a = None if a is None or (isinstance(a, float) and math.isnan(a)) else a
+        if a is None or b is None:
+            return a is None and b is None
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+    return a == b
+
+
+def test_scan_fields_equal_a_full_pydicom_parse(archive, read_each):
+    files, _ = read_each
+    mismatches = []
+    for row in files.itertuples(index=False):
+        expected = reference_fields(archive / row.path)
+        for key, value in expected.items():
+            got = getattr(row, key)
+            got = None if got is pd.NA else got
+            if not _same(got, value):
+                mismatches.append(f"{row.path}: {key} scan {got!r}, pydicom {value!r}")
+    assert not mismatches, "\n".join(mismatches[:40])
+
+
+def test_private_b_values_of_every_vendor_are_read(read_each):
+    files, _ = read_each
+    dwi = files[files["b_value"] > 0]
+    vendors = " ".join(dwi["manufacturer"].dropna().str.upper())
+    assert "SIEMENS" in vendors, "Siemens (0019,100C) b-values"
+
+
+# ---------------------------------------------------------------- preprocessing
+
+
+def _reference_images(path: Path) -> np.ndarray | None:
+    """pydicom's pixel_array with rescale (per frame where the file has functional groups) and
+    MONOCHROME1 inversion, through the same resize and window; None where pydicom cannot decode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, force=True)
+        try:
+            pixels = ds.pixel_array
+        except Exception:  # noqa: BLE001 - no decoder or broken data: not a reference
+            return None
+    frames = int(_number(ds.get("NumberOfFrames")) or 1)
+    arr = np.asarray(pixels, dtype=np.float32).reshape(frames, int(ds.Rows), int(ds.Columns))
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    for i in range(frames):
+        source = ds
+        for groups, index in ((per_frame, i), (ds.get("SharedFunctionalGroupsSequence"), 0)):
+            if groups and index < len(groups) and groups[index].get(
+                    "PixelValueTransformationSequence"):
+                source = groups[index].PixelValueTransformationSequence[0]
+                break
+        slope = _number(source.get("RescaleSlope"))
+        intercept = _number(source.get("RescaleIntercept"))
+        arr[i] = arr[i] * np.float32(1.0 if slope is None else slope) + np.float32(intercept or 0)
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
+        arr = -arr
+    spacing = _functional(ds, "PixelMeasuresSequence", "PixelSpacing")
+    spacing = tuple(float(v) for v in spacing) if spacing else None
+    return preprocess_frames(arr, size=SIZE, window_percentiles=WINDOW,
+                             spacing=spacing if spacing and min(spacing) > 0 else None)
+
+
+def test_preprocessed_images_equal_pydicom_pixel_array(archive, read_each, preprocessed):
+    files, _ = read_each
+    tensors, index, rejects = preprocessed
+    assert set(index["path"]) | set(rejects["path"]) == set(files["path"])
+    assert "reader_error" not in set(rejects["reason"]), rejects
+    rows_of = index.groupby("path")["row"].apply(list).to_dict()
+    checked, failures = 0, []
+    for row in files.itertuples(index=False):
+        expected = _reference_images(archive / row.path)
+        if expected is None:
+            continue
+        if row.path not in rows_of:
+            failures.append(f"{row.path}: pydicom decodes it, preprocessing rejected it")
+            continue
+        frames = index[index["path"] == row.path].sort_values("frame")
+        assert len(frames) == row.n_frames == len(expected), f"{row.path}: frames missing"
+        got = np.asarray(tensors[frames["row"].to_numpy()], dtype=np.int16)
+        worst = int(np.abs(got - expected.astype(np.int16)).max())
+        if worst > 1:
+            failures.append(f"{row.path}: differs by {worst} grey levels")
+        checked += 1
+    assert not failures, "\n".join(failures)
+    assert checked > 100
+
+
+def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, tmp_path):
+    """Classic uncompressed files never reach pydicom in the preprocess job."""
+    import mriseq.pixels
+    import mriseq.preprocess
+
+    files, _ = read_each
+    native = files[(files["pixel_offset"] >= 0) & files["transfer_syntax"].isin(
+        ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]) & (files["n_frames"] == 1)]
+    assert len(native) > 100
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("pydicom parse on a native file")
+
+    monkeypatch.setattr(mriseq.preprocess, "decode", no_parse)
+    monkeypatch.setattr(mriseq.pixels.pydicom, "dcmread", no_parse)
+    manifest = tmp_path / "s001.files.parquet"
+    native.head(50).to_parquet(manifest, index=False)
+    counts = preprocess_shard(manifest, archive, tmp_path / "t.npy", tmp_path / "i.parquet",
+                              tmp_path / "r.parquet", size=SIZE, workers=1)
+    assert counts["rejects"] == 0 and counts["files"] == 50
+
+
+# ---------------------------------------------------------------- defence in depth
+
+
+def test_an_escaping_reader_exception_is_a_reject_not_a_crash(archive, monkeypatch, tmp_path):
+    import mriseq.preprocess
+    import mriseq.scan
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reader bug")
+
+    monkeypatch.setattr(mriseq.scan, "read_header", broken)
+    files, rejects = scan_files(archive, ["nibabel"], "s000", KEY, workers=1)
+    assert len(files) == 0 and len(rejects) > 0
+    assert rejects["reason"].eq("reader_error").all()
+    assert rejects["message"].str.contains("RuntimeError: reader bug").all()
+
+    monkeypatch.undo()
+    files, _ = scan_files(archive, ["nibabel"], "s000", KEY, workers=1)
+    monkeypatch.setattr(mriseq.preprocess, "decode", broken)
+    monkeypatch.setattr(mriseq.preprocess, "decode_native", broken)
+    manifest = tmp_path / "s000.files.parquet"
+    files.to_parquet(manifest, index=False)
+    counts = preprocess_shard(manifest, archive, tmp_path / "t.npy", tmp_path / "i.parquet",
+                              tmp_path / "r.parquet", size=16, workers=1)
+    rejects = pd.read_parquet(tmp_path / "r.parquet")
+    assert counts["slices"] == 0 and len(rejects) == len(files)
+    assert rejects["reason"].eq("reader_error").all()
+
+
+# ---------------------------------------------------------------- through the workflow
+
+
+@pytest.mark.slow
+def test_workflow_on_real_corpus(archive, tmp_path):
+    """Scan and preprocess rules on the corpus as a ``role: predict`` dataset: no job fails,
+    every file is accounted for, outputs are group/world readable under a 022 umask."""
+    raw = tmp_path / "raw"
+    uids = write_patient(raw, "patient_00", series=1)
+    config = write_config(tmp_path / "config.yaml", raw, write_labels(tmp_path / "l.csv", uids))
+    settings = yaml.safe_load(config.read_text())
+    settings["datasets"]["real"] = {"role": "predict", "layout": "generic",
+                                    "raw_dir": str(archive)}
+    settings["scan"]["workers"] = 2
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    targets = [f"results/real/{p}" for p in ("manifests/files.parquet", "manifests/rejects.parquet",
+                                              "tensors/index.parquet", "tensors/rejects.parquet")]
+    old = os.umask(0o022)
+    try:
+        run_snakemake(tmp_path, "--cores", "2", *targets, configfile=config)
+    finally:
+        os.umask(old)
+    results = tmp_path / "results" / "real"
+    files = pd.read_parquet(results / "manifests" / "files.parquet")
+    rejects = pd.read_parquet(results / "manifests" / "rejects.parquet")
+    listed = list_files(archive, sorted(os.listdir(archive)))
+    assert len(files) + len(rejects) == len(listed)
+    assert set(files["path"]) | set(rejects["path"]) == {rel for _, rel in listed}
+    index = pd.read_parquet(results / "tensors" / "index.parquet")
+    decode_rejects = pd.read_parquet(results / "tensors" / "rejects.parquet")
+    assert set(index["path"]) | set(decode_rejects["path"]) == set(files["path"])
+    frames = index.groupby("path").size()  # every frame of every decoded file
+    assert (frames.to_numpy() == files.set_index("path")["n_frames"].reindex(frames.index)
+            .to_numpy()).all()
+    for output in results.rglob("*"):
+        if output.is_file():
+            assert stat.S_IMODE(output.stat().st_mode) == 0o644, output
