@@ -394,9 +394,8 @@ def _scan_loop(archive: Path, items: list[tuple[str, str]], workers: int) -> flo
 
 
 def real_corpus_benchmark(workers: int, at_least: int, rounds: int = 2) -> None:
-    from real_corpus import all_files, corpus_or_none, repeated
-
     from mriseq.dicomio import _FIELDS, _PRIVATE_B_VALUES
+    from real_corpus import all_files, corpus_or_none, repeated
 
     archive = corpus_or_none()
     if archive is None:

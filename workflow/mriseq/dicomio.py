@@ -311,6 +311,8 @@ def _walk_file(buf: bytes, total: int, read_more=None
         if n < 8:
             raise _NotDicom("shorter than one data element and no DICOM preamble")
         group = buf[0] | buf[1] << 8
+        if buf[0] << 8 | buf[1] in (0x0002, 0x0008):  # a big-endian dataset without file meta
+            raise _Decline("big endian without file meta")
         if group not in (0x0000, 0x0004, 0x0008):
             raise _NotDicom("no DICM preamble and no DICOM element at the start")
     ts = raw.get(0x00020010, (b"", b""))[1].rstrip(b"\x00 ").decode("latin-1", "replace")
