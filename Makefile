@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint bench bench-scan bench-preprocess bench-train bench-dag clean
+.PHONY: setup demo test lint corpus bench bench-scan bench-preprocess bench-train bench-dag clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/snakefmt --check .
 	$(BIN)/snakemake --lint
+
+corpus: setup
+	$(BIN)/python tests/realcorpus/build.py
 
 bench: bench-scan bench-preprocess bench-train bench-dag
 
