@@ -216,11 +216,12 @@ def test_scan_fields_equal_a_full_pydicom_parse(archive, read_each):
     assert not mismatches, "\n".join(mismatches[:40])
 
 
-def test_private_b_values_of_every_vendor_are_read(read_each):
+def test_real_diffusion_files_carry_their_b_values(read_each):
+    """The corpus's real DWI is Siemens (b-values in DiffusionBValue or (0019,xx0C)); Philips and
+    GE private b-values are covered by hand-built headers in test_scan.py."""
     files, _ = read_each
-    dwi = files[files["b_value"] > 0]
-    vendors = " ".join(dwi["manufacturer"].dropna().str.upper())
-    assert "SIEMENS" in vendors, "Siemens (0019,100C) b-values"
+    siemens = files[files["manufacturer"].str.upper().str.contains("SIEMENS", na=False)]
+    assert {0.0, 1000.0, 1500.0} <= set(siemens["b_value"].dropna())
 
 
 # ---------------------------------------------------------------- preprocessing
