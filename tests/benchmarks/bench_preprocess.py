@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pydicom
-from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+from pydicom.uid import MRImageStorage, generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hostile.corpus import part10_dataset  # noqa: E402
@@ -79,13 +79,17 @@ def write_slice(path: Path, pixels: np.ndarray, z: float, instance: int, uids: d
 
 
 def build_corpus(root: Path, n_slices: int) -> pd.DataFrame:
-    """Write (or reuse) ``n_slices`` files in patient/series directories; return files rows in the
-    scan manifest's shape (the columns preprocessing reads)."""
+    """Write (or reuse) ``n_slices`` files in patient/series directories; return their scan
+    manifest."""
     manifest = root / "files.parquet"
     if manifest.exists():
-        return pd.read_parquet(manifest)
+        files = pd.read_parquet(manifest)
+        if "pixel_offset" in files.columns:
+            return files
+        manifest.unlink()  # written before the scan recorded pixel layouts: rescan below
+        return _scanned_manifest(root, manifest)
     rng = np.random.default_rng(0)
-    rows, n_series = [], -(-n_slices // SLICES_PER_SERIES)
+    written, n_series = 0, -(-n_slices // SLICES_PER_SERIES)
     shapes = [m for m, _ in MATRICES]
     weights = np.array([w for _, w in MATRICES])
     started = time.perf_counter()
@@ -101,14 +105,22 @@ def build_corpus(root: Path, n_slices: int) -> pd.DataFrame:
             pixels = (body * rng.normal(1500, 200, shape)).clip(0, 4095).astype(np.uint16)
             name = f"{rng.integers(1 << 40):010x}.dcm"  # random names, as real exports
             write_slice(series_dir / name, pixels, z=i * 6.0, instance=i + 1, uids=uids)
-            rows.append({"path": f"{uids['patient']}/series{s:05d}/{name}",
-                         "series_key": f"{s:016x}", "patient_key": f"{s // 10:016x}",
-                         "study_key": f"{s:016x}", "sop_key": f"{len(rows):016x}", "n_frames": 1,
-                         "slice_position": i * 6.0, "instance_number": float(i + 1),
-                         "transfer_syntax": ExplicitVRLittleEndian})
-    files = pd.DataFrame(rows)
+            written += 1
+    print(f"wrote {written} slices to {root / 'raw'} in {time.perf_counter() - started:.0f} s")
+    return _scanned_manifest(root, manifest)
+
+
+def _scanned_manifest(root: Path, manifest: Path) -> pd.DataFrame:
+    """The corpus's files table as the workflow makes it: by the scan, with the pixel layouts
+    that let preprocessing skip the second header parse."""
+    from mriseq.scan import scan_files
+
+    raw = root / "raw"
+    files, rejects = scan_files(raw, sorted(p.name for p in raw.iterdir()), "s000", b"bench",
+                                workers=2)
+    if len(rejects):
+        raise SystemExit(f"the scan rejected {len(rejects)} benchmark files")
     files.to_parquet(manifest)
-    print(f"wrote {len(files)} slices to {root / 'raw'} in {time.perf_counter() - started:.0f} s")
     return files
 
 
