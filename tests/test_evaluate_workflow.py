@@ -1,8 +1,8 @@
 """Integration: the evaluation, figures, report and predict mode on the tiny config
 (config/test.yaml), run end to end once; then reruns are checked with dry-runs.
 
-Proves issue 6.5 (figures regenerate from stored predictions: deleting a figure reruns only its
-plotting job; a plotting option reruns only plotting jobs) and issue 7.4 (predict mode).
+Checks that figures regenerate from stored predictions (deleting a figure reruns only its
+plotting job; a plotting option reruns only plotting jobs) and predict mode.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reference labels: generic sheet and DLDS key + letter map (issue 3.1, 7.1/7.2)."""
+"""Reference labels: generic sheet and DLDS key + letter map."""
 
 from __future__ import annotations
 

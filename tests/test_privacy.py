@@ -1,4 +1,4 @@
-"""Privacy (issue 3.3): keyed pseudonyms; no name, ID, birth date or raw UID in any output."""
+"""Privacy: keyed pseudonyms; no name, ID, birth date or raw UID in any output."""
 
 from __future__ import annotations
 

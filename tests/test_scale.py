@@ -1,4 +1,4 @@
-"""Scale (issue 8): Snakemake's jobs grow with shards, not series, and a new patient in a large
+"""Scale: Snakemake's jobs grow with shards, not series, and a new patient in a large
 archive reschedules only its own shard plus the merges and what depends on them.
 
 Dry-runs only: the archive is a tree of empty patient/series directories (planning reads directory

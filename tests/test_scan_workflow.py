@@ -1,4 +1,4 @@
-"""The scan stage through the real workflow: invariant and incremental reruns (issue 3.4)."""
+"""The scan stage through the real workflow: invariant and incremental reruns."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Runs the real upstream stages once, trains the contrast CNN and header forest on both folds,
 predicts the held-out test set, then retrains one fold and checks that the same seed gives the
-identical validation metrics and history on the CPU (issue 5.4).
+identical validation metrics and history on the CPU.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""DAG scale benchmark (issue 8): how long Snakemake needs to plan mriseq on a large archive.
+"""DAG scale benchmark: how long Snakemake needs to plan mriseq on a large archive.
 
 For 1k, 10k and 100k series it builds an on-disk archive of patient directories with series
 subdirectories (no pixel data: planning reads only directory entries), a labels sheet with one row

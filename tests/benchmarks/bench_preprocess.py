@@ -1,4 +1,4 @@
-"""Preprocessing throughput (issue 4): ``mriseq.preprocess.preprocess_shard`` versus a naive loop
+"""Preprocessing throughput: ``mriseq.preprocess.preprocess_shard`` versus a naive loop
 (``dcmread`` + ``pixel_array`` + percentile window + a per-image resize with scikit-image or PIL),
 side by side in one run on the same files, plus the peak memory of the preprocess job.
 

@@ -6,7 +6,7 @@ the same warm page cache:
   scan:  mriseq.scan.scan_shard over the whole cohort (listing, header reads in scan.workers
          processes, pseudonymisation, QC checks and the Parquet writes included).
 
-The cohort (what one file looks like; DESIGN.md §6 puts pydicom at 0.4-1 ms per real file):
+The cohort (what one file looks like; pydicom takes 0.4-1 ms per real file):
   * six series templates in vendor style, built with the synthetic generator's own header code
     (mriseq.synthetic.dicomio.new_dataset / SeriesWriter, mriseq.synthetic.vendors):
     Siemens 256² and 192² (DWI, b-value in SIEMENS MR HEADER), GE 256² implicit VR and 128²,

@@ -8,7 +8,7 @@ Two readers share one validation step:
 * a fast path: a minimal element walker over the file head (explicit/implicit VR little endian,
   the transfer syntaxes of nearly every MR archive). It decodes only the ~40 wanted tags and skips
   every other value by its length, so it is several times faster than ``pydicom.dcmread`` (the scan
-  is parser-bound, DESIGN.md §6);
+  is parser-bound);
 * a fallback: ``pydicom.dcmread(force=True, defer_size=...)`` for everything the walker declines
   (big endian, deflate, enhanced multi-frame functional groups, wrong VRs, undefined-length UN, odd
   nesting). Any exception there becomes a reject, never a crash.

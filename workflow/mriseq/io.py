@@ -1,4 +1,4 @@
-"""Atomic output writers: a job interrupted half-way leaves no half-written file (DESIGN.md §4)."""
+"""Atomic output writers: a job interrupted half-way leaves no half-written file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Preprocess one shard of a dataset into a memory-mappable tensor and its index (issue 4).
+"""Preprocess one shard of a dataset into a memory-mappable tensor and its index.
 
 Per shard: ``{shard}.npy`` of shape (N, size, size), one row per slice (multi-frame files expand
 into their frames), ``{shard}.index.parquet`` mapping each row to its series, patient, SOP

@@ -3,7 +3,7 @@
 Each top-level entry (a directory or a loose file) is assigned to one of ``n_shards`` shards by a
 stable hash of its name, so adding a patient changes only the membership of its own shard: only that
 shard is rescanned and preprocessed. The number of Snakemake jobs grows with shards, never with
-series or slices (DESIGN.md §6).
+series or slices.
 """
 
 from __future__ import annotations

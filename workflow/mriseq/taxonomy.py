@@ -1,4 +1,4 @@
-"""The class taxonomy shared by every stage (DESIGN.md §1).
+"""The class taxonomy shared by every stage.
 
 The default lists mirror ``config/config.yaml``; stages always take the lists from the config so a
 user can edit them, and use these defaults only in tests and tools that run without a config.

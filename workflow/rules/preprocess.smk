@@ -1,4 +1,4 @@
-# Preprocess (issue 4): per shard, decode every image of the shard's scan manifest into a
+# Preprocess: per shard, decode every image of the shard's scan manifest into a
 # memory-mappable (N, size, size) tensor plus an index; then merge the shard indexes of a dataset.
 # The input is the shard-level manifest, so adding a patient reruns only its shard; the params carry
 # the whole `preprocess` section, so changing the image size reruns every shard and what follows.

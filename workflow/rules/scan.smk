@@ -1,4 +1,4 @@
-# Scan / QC (DESIGN.md §3): per-shard header scan -> shard manifests; merge -> files, series,
+# Scan / QC: per-shard header scan -> shard manifests; merge -> files, series,
 # rejects Parquet + QC summary with reference labels joined. Tables: workflow/CONTRACTS.md.
 
 

@@ -1,4 +1,4 @@
-# Split (issue 4): patient-level held-out test set, then StratifiedGroupKFold on the rest, for the
+# Split: patient-level held-out test set, then StratifiedGroupKFold on the rest, for the
 # train dataset only. Deterministic for `seed`; only series with a reference label are split.
 
 

@@ -1,4 +1,4 @@
-# The built-in synthetic abdominal MRI cohorts (real DICOM files; DESIGN.md §3).
+# The built-in synthetic abdominal MRI cohorts (real DICOM files).
 
 from mriseq.synthetic import source_digest
 

@@ -1,4 +1,4 @@
-# Per-fold CNN training, one job per {task}×{fold} (README "Training"; DESIGN.md §3 Train).
+# Per-fold CNN training, one job per {task}×{fold} (README "Training").
 # GPU-ready: jobs declare gpu=1 for cluster executors and run on the CPU when no GPU is visible.
 
 

@@ -1,4 +1,4 @@
-"""Synthetic abdominal MRI cohorts written as real DICOM files (DESIGN.md §3).
+"""Synthetic abdominal MRI cohorts written as real DICOM files.
 
 Import the submodules directly (``mriseq.synthetic.cohort.generate_cohort``); this file stays light
 because reading ``layout`` at Snakefile parse time imports it.

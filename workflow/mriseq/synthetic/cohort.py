@@ -1,6 +1,6 @@
 """Generate a whole synthetic cohort: DICOM tree, labels sheets, broken-file list, montage, counts.
 
-Layouts (DESIGN.md §3, CONTRACTS.md):
+Layouts (workflow/CONTRACTS.md):
 
 - ``generic``: ``<out>/dicom/patient_NNNN/...`` (nested study/series folders, flat, or per-series
   folders; random hex file names with or without ``.dcm``), ``<out>/labels.csv``.

@@ -1,4 +1,4 @@
-"""Tissue properties for the synthetic phantom (DESIGN.md §3, "Physics facts").
+"""Tissue properties for the synthetic phantom.
 
 Relaxation times are in ms at 1.5 T / 3 T (de Bazelaire et al., Radiology 2004 and similar), ADC in
 10⁻³ mm²/s. ``fat`` is the fat fraction of the tissue (its fat part gets the relaxation times of
