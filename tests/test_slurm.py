@@ -4,8 +4,9 @@ tests/slurm/setup_slurm.sh installs and starts a one-node cluster (munge, slurmd
 slurmctld, slurmd, fake GPU GRES); the executor plugin is installed from requirements-slurm.txt
 beside the project virtualenv (never into it: where no controller answers, the plugin slows
 every snakemake start). The test then runs the tiny config (config/test.yaml) with
-`--executor slurm --workflow-profile workflow/profiles/slurm` end to end (raw DICOM to the HTML report) and checks, from SLURM's own accounting, that every job
-went through sbatch with the resources the profile asks for and that training jobs got a GPU.
+`--executor slurm --workflow-profile workflow/profiles/slurm` end to end (raw DICOM to the HTML
+report) and checks, from SLURM's own accounting, that every job went through sbatch with the
+resources the profile asks for and that training jobs got a GPU.
 
 Skipped, with the reason, where no cluster can be set up: not root, no apt-get, no network for the
 plugin. A machine that already runs SLURM (sbatch works, `setup_slurm.sh status` succeeds) is used
