@@ -245,14 +245,26 @@ def test_private_b_values_of_each_vendor(tmp_path, implicit, vendor, group, crea
     assert fields["b_value"] == expected
 
 
-def test_gzip_compressed_dicom_has_its_own_reason(tmp_path):
+def test_gzip_compressed_dicom_is_read_transparently(tmp_path):
     import gzip
 
-    path = save(mr_dataset(), tmp_path / "a.dcm")
+    from mriseq.pixels import decode
+
+    plain = save(mr_dataset(), tmp_path / "a.dcm")
     packed = tmp_path / "a.dcm.gz"
-    packed.write_bytes(gzip.compress(path.read_bytes()))
-    result = dicomio.read_header(packed)
-    assert result.reason == "gzip_compressed" and "gzip" in result.message
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    direct, inflated = dicomio.read_header(plain), dicomio.read_header(packed)
+    assert inflated.ok and inflated.reader == "fast"
+    # Same fields; the pixel offset refers to the inflated stream, so preprocessing decodes it.
+    assert inflated.fields["pixel_offset"] == -1
+    same = {k: v for k, v in inflated.fields.items() if not k.startswith("pixel_")}
+    assert same == {k: v for k, v in direct.fields.items() if not k.startswith("pixel_")}
+    np.testing.assert_array_equal(decode(packed).frames, decode(plain).frames)
+
+    broken = tmp_path / "b.dcm.gz"
+    broken.write_bytes(packed.read_bytes()[: len(packed.read_bytes()) // 2])
+    result = dicomio.read_header(broken)
+    assert result.reason == "gzip_error" and "inflated" in result.message
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])

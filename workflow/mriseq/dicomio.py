@@ -13,6 +13,10 @@ Two readers share one validation step:
   (big endian, deflate, enhanced multi-frame functional groups, wrong VRs, undefined-length UN, odd
   nesting). Any exception there becomes a reject, never a crash.
 
+A gzip-compressed file (``*.dcm.gz``) is inflated in memory and read the same way; its
+``pixel_offset`` is -1, since offsets refer to the inflated stream and preprocessing inflates it
+again.
+
 Enhanced multi-frame MR (one file, many frames) is one row with ``n_frames`` = NumberOfFrames;
 geometry and timing come from the shared functional groups (else the first frame's per-frame
 groups), ``ImagePositionPatient`` from the first frame. The preprocess stage expands the frames.
@@ -20,10 +24,13 @@ groups), ``ImagePositionPatient`` from the first frame. The preprocess stage exp
 
 from __future__ import annotations
 
+import gzip
+import io
 import math
 import os
 import stat
 import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +40,7 @@ from pydicom import uid as dicom_uid
 
 HEAD_BYTES = 32768  # most MR headers end well inside this; larger ones trigger a full read
 MAX_FULL_READ = 64 * 1024 * 1024  # beyond this the fast path gives up and pydicom seeks instead
+MAX_INFLATED = 256 * 1024 * 1024  # a gzip-compressed file inflating beyond this is rejected
 MAX_NESTING = 32
 
 # Reason codes of rejected files (written to rejects.parquet; documented in config/README.md).
@@ -58,7 +66,7 @@ REASONS = {
     "pixel_length_mismatch": "declared pixel data shorter than Rows x Columns x Frames",
     "duplicate_sop_instance": "a second file with an already seen SOPInstanceUID",
     "geometry_mismatch": "Rows/Columns differ from the rest of the series",
-    "gzip_compressed": "a gzip-compressed file (e.g. *.dcm.gz): decompress the archive first",
+    "gzip_error": "a gzip-compressed file that cannot be inflated (corrupt, truncated, too large)",
     "reader_error": "an unexpected error inside a reader; the message carries the exception",
 }
 
@@ -215,52 +223,90 @@ def read_header(path: str | os.PathLike, max_pixels: int = 1 << 24) -> HeaderRes
     size = st.st_size
     if size == 0:
         return reject("empty_file", "zero bytes")
+    gzipped = False
     try:
         # Unbuffered: the head is one read() call and no 8 KB buffer is allocated per file.
         with open(path, "rb", buffering=0) as handle:
             buf = handle.read(HEAD_BYTES)
             if buf[:2] == _GZIP_MAGIC:
-                return reject("gzip_compressed", "gzip stream (magic 1f 8b), not a DICOM file")
-
-            def read_more(head: bytes) -> bytes:
-                # Double the head rather than read the rest: the pixel data that follows a long
-                # header is not needed, and reads of >= 128 KB cost a fresh mmap (~100 us) each.
-                if len(head) >= MAX_FULL_READ:
-                    raise _Decline("header larger than the full-read limit")
-                more = handle.read(len(head))
-                if not more:
-                    raise _Decline("file shorter than its size")
-                return head + more
-
-            try:
-                try:
-                    raw, pixel = _walk_file(buf, size, read_more)
-                except _NeedMore:  # inside a sequence at the buffer's end: walk the whole file
-                    if size > MAX_FULL_READ:
-                        raise _Decline("header larger than the full-read limit") from None
-                    handle.seek(0)
-                    raw, pixel = _walk_file(handle.read(), size)
-                fields = _decode_fast(raw)
-                if fields.get("sop_class_uid") in _ENHANCED_MR_CLASSES:
-                    raise _Decline("enhanced multi-frame functional groups")
-                reader = "fast"
-            except _NotDicom as error:
-                return reject("not_dicom", str(error), "fast")
-            except (_Decline, _NeedMore, struct.error):
-                # A handle of its own: pydicom may close what it is given, and the fragment check
-                # below still reads through ``handle``.
-                with open(path, "rb") as fallback:
-                    result = _read_with_pydicom(fallback, size)
-                if isinstance(result, HeaderResult):
-                    return result
-                fields, pixel = result
-                reader = "pydicom"
-            if pixel is not None and pixel[1] == _UNDEFINED:
-                if not _fragments_complete(handle, pixel[2], size):
-                    pixel = (pixel[0], None, pixel[2])
+                # Gzip-compressed DICOM (*.dcm.gz, as some toolkits ship test data) is read from
+                # its inflated bytes; preprocessing inflates it again (pixel_offset -1).
+                handle.seek(0)
+                inflated = _inflate(handle)
+                if isinstance(inflated, HeaderResult):
+                    return inflated
+                gzipped, size = True, len(inflated)
+                result = _read_opened(io.BytesIO(inflated), inflated, size,
+                                      lambda: io.BytesIO(inflated))
+            else:
+                # The fallback gets a handle of its own: pydicom may close what it is given, and
+                # the fragment check still reads through ``handle``.
+                result = _read_opened(handle, buf, size, lambda: open(path, "rb"))
     except OSError as error:
         return reject("unreadable", f"cannot read: {error.strerror or error}")
-    return _validate(fields, pixel, size, max_pixels, reader)
+    if isinstance(result, HeaderResult):
+        return result
+    fields, pixel, reader = result
+    validated = _validate(fields, pixel, size, max_pixels, reader)
+    if gzipped and validated.ok:
+        validated.fields["pixel_offset"] = validated.fields["pixel_length"] = -1
+    return validated
+
+
+def _inflate(handle) -> bytes | HeaderResult:
+    """The inflated bytes of a gzip stream, or a ``gzip_error`` reject."""
+    try:
+        with gzip.GzipFile(fileobj=handle) as stream:
+            data = stream.read(MAX_INFLATED + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        return reject("gzip_error", _one_line(f"gzip stream cannot be inflated: {error}"), "gzip")
+    if len(data) > MAX_INFLATED:
+        return reject("gzip_error", f"inflates to more than {MAX_INFLATED >> 20} MB", "gzip")
+    if not data:
+        return reject("empty_file", "gzip stream of zero bytes", "gzip")
+    return data
+
+
+def _read_opened(handle, buf: bytes, size: int, reopen):
+    """(fields, pixel, reader) of an open file whose head ``buf`` has been read, or a reject.
+    ``reopen()`` gives pydicom a fresh handle on the same bytes."""
+
+    def read_more(head: bytes) -> bytes:
+        # Double the head rather than read the rest: the pixel data that follows a long
+        # header is not needed, and reads of >= 128 KB cost a fresh mmap (~100 us) each.
+        if len(head) >= MAX_FULL_READ:
+            raise _Decline("header larger than the full-read limit")
+        more = handle.read(len(head))
+        if not more:
+            raise _Decline("file shorter than its size")
+        return head + more
+
+    try:
+        try:
+            raw, pixel = _walk_file(buf, size, read_more)
+        except _NeedMore:  # inside a sequence at the buffer's end: walk the whole file
+            if size > MAX_FULL_READ:
+                raise _Decline("header larger than the full-read limit") from None
+            handle.seek(0)
+            raw, pixel = _walk_file(handle.read(), size)
+        fields = _decode_fast(raw)
+        if fields.get("sop_class_uid") in _ENHANCED_MR_CLASSES:
+            raise _Decline("enhanced multi-frame functional groups")
+        reader = "fast"
+    except _NotDicom as error:
+        return reject("not_dicom", str(error), "fast")
+    except (_Decline, _NeedMore, struct.error):
+        with reopen() as fallback:
+            result = _read_with_pydicom(fallback, size)
+        if isinstance(result, HeaderResult):
+            return result
+        fields, pixel = result
+        reader = "pydicom"
+    if pixel is not None and pixel[1] == _UNDEFINED:
+        if not _fragments_complete(handle, pixel[2], size):
+            pixel = (pixel[0], None, pixel[2])
+    return fields, pixel, reader
+
 
 
 class _NotDicom(Exception):

@@ -24,6 +24,8 @@ pydicom.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 from dataclasses import dataclass
 
@@ -38,6 +40,7 @@ from pydicom.uid import (
 )
 
 # ITU-R BT.601 luma weights: the usual RGB -> gray conversion for secondary captures.
+GZIP_MAGIC = b"\x1f\x8b"
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 NATIVE_LITTLE_ENDIAN = frozenset({ExplicitVRLittleEndian, ImplicitVRLittleEndian})
 
@@ -160,7 +163,13 @@ def read_dataset(path: str | os.PathLike, transfer_syntax: str | None = None) ->
     failing that, from the encoding pydicom detected while reading.
     """
     try:
-        ds = pydicom.dcmread(path, force=True)
+        with open(path, "rb") as handle:
+            gzipped = handle.read(2) == GZIP_MAGIC
+        if gzipped:  # the scan reads gzip-compressed DICOM transparently; so does decoding
+            with gzip.open(path) as stream:
+                ds = pydicom.dcmread(io.BytesIO(stream.read()), force=True)
+        else:
+            ds = pydicom.dcmread(path, force=True)
     except FileNotFoundError as error:
         raise DecodeError("file_missing", f"file not found: {error.filename}") from None
     except Exception as error:  # noqa: BLE001 - any parse failure is a per-file reject
