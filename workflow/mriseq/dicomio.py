@@ -171,7 +171,7 @@ _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _MR_CLASSES = {"1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1",
                "1.2.840.10008.5.1.4.1.1.4.4"}
 # Enhanced / legacy-converted enhanced MR keep geometry in functional groups: pydicom reads them.
-_ENHANCED_MR_CLASSES = {"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4"}
+ENHANCED_MR_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4"})
 # SOP class prefixes of objects that never hold an image: SR, presentation states, raw data, MR
 # spectroscopy, waveforms, encapsulated documents, key objects.
 _NON_IMAGE_CLASSES = ("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.11.",
@@ -290,7 +290,7 @@ def _read_opened(handle, buf: bytes, size: int, reopen):
             handle.seek(0)
             raw, pixel = _walk_file(handle.read(), size)
         fields = _decode_fast(raw)
-        if fields.get("sop_class_uid") in _ENHANCED_MR_CLASSES:
+        if fields.get("sop_class_uid") in ENHANCED_MR_CLASSES:
             raise _Decline("enhanced multi-frame functional groups")
         reader = "fast"
     except _NotDicom as error:

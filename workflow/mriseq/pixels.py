@@ -39,6 +39,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from mriseq.dicomio import ENHANCED_MR_CLASSES
+
 # ITU-R BT.601 luma weights: the usual RGB -> gray conversion for secondary captures.
 GZIP_MAGIC = b"\x1f\x8b"
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -79,11 +81,6 @@ class NativeLayout:
     pixel_spacing: tuple[float, float] | None
 
 
-# Classic (one image per file, or classic multi-frame) MR objects: geometry and rescale sit at the
-# top level; enhanced objects keep them per frame in functional groups and go through pydicom.
-ENHANCED_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4"})
-
-
 def native_layout(record) -> NativeLayout | None:
     """The :class:`NativeLayout` of a scan-manifest row (any object with its columns), or None
     when the file must go through pydicom."""
@@ -92,7 +89,8 @@ def native_layout(record) -> NativeLayout | None:
         rows, columns, frames = int(record.rows), int(record.columns), int(record.n_frames)
         bits = int(record.bits_allocated)
         if (offset < 0 or str(record.transfer_syntax) not in NATIVE_LITTLE_ENDIAN
-                or str(record.sop_class_uid) in ENHANCED_SOP_CLASSES or bool(record.modality_lut)
+                # Enhanced objects keep rescale and geometry per frame: pydicom reads those.
+                or str(record.sop_class_uid) in ENHANCED_MR_CLASSES or bool(record.modality_lut)
                 or int(record.samples_per_pixel) != 1 or bits not in (8, 16, 32)
                 or str(record.photometric or "").strip() not in ("MONOCHROME1", "MONOCHROME2")):
             return None
