@@ -33,14 +33,8 @@ from hostile.workflow import write_config, write_labels, write_patient  # noqa: 
 from mriseq import dicomio  # noqa: E402
 from mriseq.preprocess import preprocess_frames, preprocess_shard  # noqa: E402
 from mriseq.privacy import pseudonym  # noqa: E402
-from mriseq.scan import (  # noqa: E402
-    files_frame,
-    header_orientation,
-    list_files,
-    rejects_frame,
-    scan_file,
-    scan_files,
-)
+from mriseq.scan import header_orientation, scan_files  # noqa: E402
+from realcorpus import files as corpus  # noqa: E402
 from realcorpus.build import CorpusUnavailable, build_corpus  # noqa: E402
 
 KEY = b"real-corpus-key"
@@ -75,13 +69,8 @@ def scanned(archive):
 
 @pytest.fixture(scope="session")
 def read_each(archive):
-    """Every file read on its own, without the shard checks: several corpus files are the same
-    SOP instance in other transfer syntaxes (a duplicate in one shard), and each must still be
-    read right."""
-    rows = [scan_file(str(archive), entry, rel, "s000", KEY, 1 << 24, 0.8)
-            for entry, rel in list_files(archive, sorted(os.listdir(archive)))]
-    return (files_frame([row for ok, row in rows if ok]),
-            rejects_frame([row for ok, row in rows if not ok]))
+    """Every file read on its own (see ``realcorpus.files.read_each``)."""
+    return corpus.read_each(archive, KEY)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +91,7 @@ def preprocessed(archive, read_each, tmp_path_factory):
 
 def test_corpus_is_real_and_varied(archive, scanned):
     files, rejects = scanned
-    assert len(list_files(archive, sorted(os.listdir(archive)))) > 500
+    assert len(corpus.corpus_files(archive)) > 500
     assert set(files["path"].str.split("/").str[0]) >= {"pydicom-data", "pydicom-test-files",
                                                         "dcm-classifier", "nibabel"}
     manufacturers = " ".join(files["manufacturer"].dropna().str.upper())
@@ -113,7 +102,7 @@ def test_corpus_is_real_and_varied(archive, scanned):
 
 def test_every_file_lands_in_exactly_one_table_with_a_specific_reason(archive, scanned):
     files, rejects = scanned
-    listed = {rel for _, rel in list_files(archive, sorted(os.listdir(archive)))}
+    listed = {rel for _, rel in corpus.corpus_files(archive)}
     kept, rejected = set(files["path"]), set(rejects["path"])
     assert not kept & rejected
     assert kept | rejected == listed
@@ -376,7 +365,7 @@ def test_workflow_on_real_corpus(archive, tmp_path):
     results = tmp_path / "results" / "real"
     files = pd.read_parquet(results / "manifests" / "files.parquet")
     rejects = pd.read_parquet(results / "manifests" / "rejects.parquet")
-    listed = list_files(archive, sorted(os.listdir(archive)))
+    listed = corpus.corpus_files(archive)
     assert len(files) + len(rejects) == len(listed)
     assert set(files["path"]) | set(rejects["path"]) == {rel for _, rel in listed}
     index = pd.read_parquet(results / "tensors" / "index.parquet")

@@ -8,7 +8,6 @@ time, for the naive loop and for mriseq alike.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mriseq.scan import files_frame, list_files, scan_file  # noqa: E402
 from realcorpus.build import CorpusUnavailable, build_corpus  # noqa: E402
+from realcorpus.files import corpus_files, read_each  # noqa: E402
 
 KEY = b"benchmark-key"
 
@@ -33,15 +32,13 @@ def corpus_or_none() -> Path | None:
 
 def all_files(archive: Path) -> list[tuple[str, str]]:
     """(entry, path) of every corpus file."""
-    return list_files(archive, sorted(os.listdir(archive)))
+    return corpus_files(archive)
 
 
 def kept_files(archive: Path) -> pd.DataFrame:
-    """Scan-manifest rows of every MR file the scan keeps, each file read on its own (no shard
-    checks: the corpus holds one SOP instance in several transfer syntaxes, all worth timing)."""
-    rows = [scan_file(str(archive), entry, rel, "s000", KEY, 1 << 24, 0.8)
-            for entry, rel in all_files(archive)]
-    return files_frame([row for ok, row in rows if ok])
+    """Scan-manifest rows of every MR file the scan keeps, each file read on its own (the corpus
+    holds one SOP instance in several transfer syntaxes, all worth timing)."""
+    return read_each(archive, KEY)[0]
 
 
 def repeated(items: list, at_least: int) -> list:

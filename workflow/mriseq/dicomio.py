@@ -259,7 +259,7 @@ def _inflate(handle) -> bytes | HeaderResult:
         with gzip.GzipFile(fileobj=handle) as stream:
             data = stream.read(MAX_INFLATED + 1)
     except (OSError, EOFError, zlib.error) as error:
-        return reject("gzip_error", _one_line(f"gzip stream cannot be inflated: {error}"), "gzip")
+        return reject("gzip_error", one_line(f"gzip stream cannot be inflated: {error}"), "gzip")
     if len(data) > MAX_INFLATED:
         return reject("gzip_error", f"inflates to more than {MAX_INFLATED >> 20} MB", "gzip")
     if not data:
@@ -668,7 +668,7 @@ def _read_with_pydicom(handle, size):
     except RecursionError:
         return reject("parse_error", "sequences nested too deeply", "pydicom")
     except Exception as error:  # malformed input of any kind is a reject, not a crash
-        return reject("parse_error", _one_line(f"{type(error).__name__}: {error}"), "pydicom")
+        return reject("parse_error", one_line(f"{type(error).__name__}: {error}"), "pydicom")
     if not fields.get("_elements"):
         if any(k.startswith("media_") or k == "transfer_syntax" for k, v in fields.items() if v):
             # File meta but no dataset: pydicom gave up on the dataset, e.g. at an early end.
@@ -796,7 +796,8 @@ def _private_b_value_ds(ds):
     return None
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to ``limit`` characters."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -105,9 +105,8 @@ def native_layout(record) -> NativeLayout | None:
         bits_stored=stored if 0 < stored <= bits else bits,
         signed=int(record.pixel_representation) == 1,
         monochrome1=str(record.photometric).strip() == "MONOCHROME1",
-        slope=_float(record.rescale_slope if np.isfinite(record.rescale_slope) else None, 1.0),
-        intercept=_float(record.rescale_intercept if np.isfinite(record.rescale_intercept)
-                         else None, 0.0),
+        slope=_finite(record.rescale_slope, 1.0),
+        intercept=_finite(record.rescale_intercept, 0.0),
         position=float(record.slice_position),
         pixel_spacing=spacing if all(v > 0 and np.isfinite(v) for v in spacing) else None,
     )
@@ -163,11 +162,12 @@ def read_dataset(path: str | os.PathLike, transfer_syntax: str | None = None) ->
     try:
         with open(path, "rb") as handle:
             gzipped = handle.read(2) == GZIP_MAGIC
-        if gzipped:  # the scan reads gzip-compressed DICOM transparently; so does decoding
-            with gzip.open(path) as stream:
-                ds = pydicom.dcmread(io.BytesIO(stream.read()), force=True)
-        else:
-            ds = pydicom.dcmread(path, force=True)
+            handle.seek(0)
+            if gzipped:  # the scan reads gzip-compressed DICOM transparently; so does decoding
+                with gzip.GzipFile(fileobj=handle) as stream:
+                    ds = pydicom.dcmread(io.BytesIO(stream.read()), force=True)
+            else:
+                ds = pydicom.dcmread(handle, force=True)
     except FileNotFoundError as error:
         raise DecodeError("file_missing", f"file not found: {error.filename}") from None
     except Exception as error:  # noqa: BLE001 - any parse failure is a per-file reject
@@ -296,6 +296,12 @@ def _apply_rescale(frames: np.ndarray, ds: Dataset) -> np.ndarray:
         if slope != 1.0 or intercept != 0.0:
             frames[i] = frames[i] * np.float32(slope) + np.float32(intercept)
     return frames
+
+
+def _finite(value, default: float) -> float:
+    """``value`` as a float, ``default`` where it is missing or NaN (manifest columns)."""
+    number = _float(value, default)
+    return number if np.isfinite(number) else default
 
 
 def _float(value, default: float) -> float:

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image  # imported before the pool forks, not once per worker
 
+from mriseq.dicomio import one_line
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.pixels import DecodeError, NativeLayout, decode, decode_native, native_layout
@@ -155,8 +156,7 @@ def process_file(task: tuple[str, str | None, NativeLayout | None], *, size: int
     except DecodeError as error:
         return "reject", error.reason, error.message
     except Exception as error:  # noqa: BLE001 - an unexpected per-file failure is a reject too
-        message = " ".join(f"{type(error).__name__}: {error}".split())
-        return "reject", "reader_error", message[:500]
+        return "reject", "reader_error", one_line(f"{type(error).__name__}: {error}", 500)
     return "ok", tensors, image.positions
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mriseq.dicomio import read_header
+from mriseq.dicomio import one_line, read_header
 from mriseq.io import write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.privacy import pseudonym, resolve_key
@@ -155,11 +155,6 @@ def scan_file(root: str, entry: str, rel: str, shard: str, key: bytes, max_pixel
         log.warning("reader error on %s: %s: %s", rel, type(error).__name__, error)
         return False, (rel, shard, "scan", "reader_error",
                        one_line(f"{type(error).__name__}: {error}"))
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[bool, tuple]:
