@@ -74,6 +74,7 @@ def test_baseline_trains_and_predicts_the_test_set(dataset, tmp_path, name):
         train_baseline(features, dataset["index"], dataset["splits"], model_name=name,
                        task="sequence", classes=classes, fold=fold, seed=1,
                        baselines={"n_estimators": 30, "max_depth": 0},
+                       class_weighting="balanced", max_class_weight=20,
                        out_model=str(out / "model.joblib"),
                        out_val_metrics=str(out / "val_metrics.json"),
                        out_metadata=str(out / "metadata.json"))

@@ -7,15 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from mriseq.balance import balanced_class_weights
+from mriseq.metrics import classification_metrics
 from mriseq.tfdata import (
     TrainingDataError,
-    balanced_class_weights,
     encode_labels,
     epoch_samples,
     fold_positions,
     open_tensors,
 )
-from mriseq.train import classification_metrics, derive_seed, train_cnn
+from mriseq.train import derive_seed, train_cnn
 from train_fixtures import SEQUENCES, TRAIN_CONFIG, fabricate
 
 CLASSES = ["t1_inphase", "t1_opposed", "t2", "dwi", "t1_portal"]  # t1_opposed never occurs

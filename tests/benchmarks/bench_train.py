@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
+from mriseq.balance import balanced_class_weights, drawn_labels  # noqa: E402
 from mriseq.cnn import build_cnn, compile_cnn, configure_runtime  # noqa: E402
 from mriseq.tfdata import (  # noqa: E402
-    balanced_class_weights,
     encode_labels,
     epoch_samples,
     open_tensors,
@@ -78,7 +78,8 @@ def main() -> None:
         codes = np.unique(tensors.index["series_key"], return_inverse=True)[1]
         samples = epoch_samples(codes, positions, args.max_slices_per_series, args.epochs,
                                 np.random.default_rng(0))
-        weights = balanced_class_weights(labels, len(classes))
+        weights = balanced_class_weights(drawn_labels(samples, labels), len(classes),
+                                         train["max_class_weight"])
         batch = int(train["batch_size"])
         steps = int(np.ceil(samples.shape[1] / batch))
         per_epoch = samples.shape[1]

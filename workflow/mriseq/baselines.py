@@ -16,9 +16,12 @@ import numpy as np
 import pandas as pd
 
 from mriseq import io
+from mriseq.balance import balanced_class_weights
 from mriseq.features import feature_columns
+from mriseq.health import fold_health, log_flags
+from mriseq.metrics import classification_metrics
 from mriseq.tfdata import TrainingDataError, encode_labels, fold_positions
-from mriseq.train import classification_metrics, config_hash, derive_seed, package_versions
+from mriseq.train import config_hash, derive_seed, package_versions
 
 log = logging.getLogger("mriseq.baselines")
 
@@ -60,7 +63,8 @@ def train_baseline(
     fold: int,
     seed: int,
     baselines: dict[str, Any],
-    class_weighting: str = "balanced",
+    class_weighting: str,
+    max_class_weight: float,
     out_model: str,
     out_val_metrics: str,
     out_metadata: str,
@@ -82,15 +86,22 @@ def train_baseline(
         )
     x = feature_matrix(features, columns)
     job_seed = derive_seed(seed, f"{model_name}/{task}", fold)
+    train_labels = labels[positions["train"]]
+    class_weight = None
+    if class_weighting == "balanced":
+        # A forest is fitted on every training slice, so its weights come from those (the CNN's
+        # from its per-epoch draw), bounded the same way.
+        weights = balanced_class_weights(train_labels, len(classes), max_class_weight)
+        class_weight = {int(c): float(weights[c]) for c in np.unique(train_labels)}
     forest = RandomForestClassifier(
         n_estimators=int(baselines["n_estimators"]),
         max_depth=int(baselines.get("max_depth", 0)) or None,
-        class_weight="balanced" if class_weighting == "balanced" else None,
+        class_weight=class_weight,
         n_jobs=max(1, int(threads)),
         random_state=job_seed,
     )
     started = time.perf_counter()
-    forest.fit(x[positions["train"]], labels[positions["train"]])
+    forest.fit(x[positions["train"]], train_labels)
     seconds = time.perf_counter() - started
     bundle = {"model": forest, "feature_columns": columns, "classes": list(classes),
               "task": task, "fold": int(fold), "model_name": model_name}
@@ -98,7 +109,9 @@ def train_baseline(
     val = positions["val"]
     predicted = probabilities(bundle, x[val]).argmax(axis=1)
     metrics = classification_metrics(labels[val], predicted, classes)
-    metrics.update(model=model_name, task=task, fold=int(fold))
+    health = fold_health(train_labels, labels[val], predicted, classes)
+    log_flags(health, f"{model_name} {task} fold {fold}")
+    metrics.update(model=model_name, task=task, fold=int(fold), health=health)
     io.write_json(metrics, out_val_metrics)
     with io.atomic_path(out_model, suffix=".joblib") as tmp:
         joblib.dump(bundle, tmp, compress=3)
@@ -109,9 +122,12 @@ def train_baseline(
         "classes": list(classes),
         "seed": int(seed),
         "job_seed": int(job_seed),
-        "config_hash": config_hash(model_name, task, classes, seed, baselines, class_weighting),
+        "config_hash": config_hash(model_name, task, classes, seed, baselines, class_weighting,
+                                   max_class_weight),
         "baselines_config": baselines,
         "class_weighting": class_weighting,
+        "class_weights": None if class_weight is None else
+        {classes[c]: w for c, w in class_weight.items()},
         "n_features": len(columns),
         "packages": package_versions(),
         "device": {"type": "CPU", "threads": int(threads)},

@@ -213,7 +213,9 @@ def read_validation_metrics(paths: dict[str, Sequence[str]]) -> pd.DataFrame:
     for model, files in paths.items():
         for fold, path in enumerate(files):
             data = json.loads(Path(path).read_text())
-            for key, value in data.items():
+            for key in m.METRICS:
+                value = data.get(key)
+                # n, fold and best_epoch are numbers too, not metrics to average over folds.
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     continue
                 rows.append({"model": model, "fold": str(fold), "level": "slice",

@@ -86,6 +86,35 @@ def metrics_from_confusion(cm: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def balanced_accuracy_of(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> float:
+    """Balanced accuracy of index arrays (mean recall over the classes with support)."""
+    cm = confusion_counts(np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int), n_classes)
+    return metrics_from_confusion(cm)["balanced_accuracy"]
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
+                           classes: Sequence[str]) -> dict:
+    """A fold model's validation metrics for ``val_metrics.json``: every metric of ``METRICS``,
+    ``n``, the class list and per-class recall and support (classes with support only). Index
+    arrays; None for every metric when there is nothing to score."""
+    classes = list(classes)
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = np.asarray(y_pred, dtype=int)
+    out: dict = {"n": int(len(y_true)), "classes": classes}
+    if len(y_true) == 0:
+        out.update({metric: None for metric in METRICS}, per_class={})
+        return out
+    cm = confusion_counts(y_true, y_pred, len(classes))
+    values = metrics_from_confusion(cm)
+    out.update({metric: None if np.isnan(values[metric]) else float(values[metric])
+                for metric in METRICS})
+    support = cm.sum(axis=1)
+    recall = _safe_divide(np.diag(cm).astype(float), support.astype(float))
+    out["per_class"] = {classes[c]: {"recall": float(recall[c]), "support": int(support[c])}
+                        for c in np.flatnonzero(support)}
+    return out
+
+
 def per_class_table(cm: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
     """Per-class precision, recall, F1 and support in taxonomy order (zero support kept as a row,
     its recall and F1 NaN, so an absent class is visible rather than silently dropped)."""

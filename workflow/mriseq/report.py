@@ -30,7 +30,7 @@ td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eef}
 td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}
 .figs{display:flex;flex-wrap:wrap;gap:1em}.figs figure{margin:0;max-width:48%}
 figcaption{font-size:12px;color:#555}nav a{margin-right:1em}details{margin:0.5em 0}
-.note{font-size:13px;color:#555}
+.note{font-size:13px;color:#555}.warn{background:#fff3cd;border:1px solid #e0c36b;padding:.5em}
 """
 
 PRIMARY_MODEL = "cnn"
@@ -111,6 +111,7 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     nav += [f"<a href='#predict-{d}'>{html.escape(d)} (predictions)</a>" for d in predict]
     nav += ["<a href='#training'>Training</a>", "</nav>"]
     parts.append(" ".join(nav))
+    parts.append(_health_banner(results / "models" / "training_health.csv"))
 
     parts.append("<h2 id='data'>Datasets and quality control</h2>")
     for dataset, role in datasets.items():
@@ -127,6 +128,10 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
             parts.append("<p>Split class counts: slices (series) per split</p>")
             parts.append(_table(base / "splits" / "class_counts.csv",
                                 query=_class_counts_by_split))
+            parts.append("<p>Split warnings: classes too rare for the folds, or absent from "
+                         "the test set (none listed: every class can be validated and tested)"
+                         "</p>")
+            parts.append(_table(base / "splits" / "warnings.csv"))
 
     for dataset in labelled:
         parts.append(_dataset_section(results, dataset, tasks, models,
@@ -150,6 +155,11 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
             "header_b_values", "header_disagreement", "disagreement_reasons"]))
 
     parts.append("<h2 id='training'>Training: learning curves and cross-validation</h2>")
+    parts.append("<p id='health'>Training health: fold models at or below a baseline that needs "
+                 "no learning (majority class, chance, the histogram forest), with a first-epoch "
+                 "loss far above a uniform guess, or whose validation fold lacks classes (none "
+                 "listed: no flag)</p>")
+    parts.append(_table(results / "models" / "training_health.csv"))
     for task in tasks:
         parts.append(f"<h3>{task}</h3><div class='figs'>")
         parts.append(_figure(results / "models" / "cnn" / task / "learning_curves.png",
@@ -167,6 +177,20 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
             f"</title><style>{STYLE}</style></head><body>{body}</body></html>\n")
     write_text(page, out_html)
     log.info("report written to %s (%.1f MB)", out_html, len(page) / 1e6)
+
+
+def _health_banner(path: Path) -> str:
+    """A warning at the top of the page when any fold model raised a training-health flag: a
+    model that learnt nothing must not hide below its metrics."""
+    if not path.is_file():
+        return ""
+    flags = pd.read_csv(path)
+    if flags.empty:
+        return "<p class='note'>Training health: no flag on any fold model.</p>"
+    counts = flags.groupby("model").size()
+    listed = ", ".join(f"{model} {n}" for model, n in counts.items())
+    return (f"<p class='warn'><strong>Training health: {len(flags)} flag(s)</strong> ({listed}); "
+            "see <a href='#health'>the table</a>.</p>")
 
 
 def _dataset_section(results: Path, dataset: str, tasks: Sequence[str], models: Sequence[str],

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from mriseq.health import split_warnings
 from mriseq.io import write_csv, write_parquet
 from mriseq.taxonomy import LABEL_COLUMN, TASKS
 
@@ -130,11 +131,12 @@ def class_counts(splits: pd.DataFrame, folds: int, tasks=TASKS) -> pd.DataFrame:
 
 
 def make_splits(index_path: str | os.PathLike, series_path: str | os.PathLike,
-                splits_out: str | os.PathLike, class_counts_out: str | os.PathLike, *,
-                seed: int, test_fraction: float = 0.2, folds: int = 5,
-                tasks=TASKS) -> pd.DataFrame:
+                splits_out: str | os.PathLike, class_counts_out: str | os.PathLike,
+                warnings_out: str | os.PathLike | None = None, *, seed: int,
+                test_fraction: float = 0.2, folds: int = 5, tasks=TASKS) -> pd.DataFrame:
     """Split the labelled series that have at least one preprocessed slice; write
-    ``splits.parquet`` and ``class_counts.csv``."""
+    ``splits.parquet``, ``class_counts.csv`` and (``warnings_out``) the classes too rare for the
+    folds or absent from the test set (:func:`mriseq.health.split_warnings`)."""
     index = pd.read_parquet(index_path, columns=["series_key"])
     series = pd.read_parquet(series_path)
     label_columns = [LABEL_COLUMN.get(t, f"label_{t}") for t in tasks]
@@ -155,6 +157,9 @@ def make_splits(index_path: str | os.PathLike, series_path: str | os.PathLike,
     write_parquet(splits, splits_out)
     counts = class_counts(splits, folds, tasks)
     write_csv(counts, class_counts_out)
+    warned = split_warnings(splits, folds, {t: LABEL_COLUMN.get(t, f"label_{t}") for t in tasks})
+    if warnings_out is not None:
+        write_csv(warned, warnings_out)
     by_set = splits.groupby(["set", "fold"]).agg(series=("series_key", "size"),
                                                  patients=("patient_key", "nunique"))
     log.info("split %d labelled series (%d unlabelled skipped) of %d patients:\n%s",

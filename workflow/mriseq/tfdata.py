@@ -137,17 +137,6 @@ def epoch_samples(series: np.ndarray, positions: np.ndarray, max_per_series: int
     return np.stack(out).astype(np.int64)
 
 
-def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """``n / (k · count_c)`` for the k classes present in ``labels``; 1 for absent classes (they
-    have no samples to weight, and a fold of a tiny cohort may lack a class entirely)."""
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    weights = np.ones(n_classes, dtype=np.float64)
-    if present.any():
-        weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights.astype(np.float32)
-
-
 def training_dataset(tensors: ShardTensors, samples: np.ndarray, labels: np.ndarray,
                      n_classes: int, batch_size: int, class_weights: np.ndarray | None = None):
     """A tf.data pipeline over ``samples`` (``(epochs, n)`` positions): per epoch batches of

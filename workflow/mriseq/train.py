@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from mriseq import io
+from mriseq.balance import balanced_class_weights, drawn_labels
+from mriseq.health import fold_health, log_flags
+from mriseq.metrics import classification_metrics
 from mriseq.tfdata import (
     TrainingDataError,
-    balanced_class_weights,
     encode_labels,
     epoch_samples,
     fold_positions,
@@ -55,34 +57,6 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]
-                           ) -> dict[str, Any]:
-    """Accuracy, macro/weighted F1 (over the classes present in truth or prediction) and
-    per-class recall and support, for ``val_metrics.json``."""
-    from sklearn.metrics import accuracy_score, f1_score, recall_score
-
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    out: dict[str, Any] = {"n": int(len(y_true)), "classes": list(classes)}
-    if len(y_true) == 0:
-        out.update(accuracy=None, macro_f1=None, weighted_f1=None, per_class={})
-        return out
-    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
-    recall = recall_score(y_true, y_pred, labels=present, average=None, zero_division=0)
-    out.update(
-        accuracy=float(accuracy_score(y_true, y_pred)),
-        macro_f1=float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-        weighted_f1=float(
-            f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)
-        ),
-        per_class={
-            classes[c]: {"recall": float(r), "support": int((y_true == c).sum())}
-            for c, r in zip(present, recall, strict=True)
-        },
-    )
-    return out
 
 
 class _Throughput:
@@ -162,8 +136,10 @@ def train_cnn(
     samples = epoch_samples(series_codes, positions["train"],
                             int(train.get("max_slices_per_series", 0)), epochs, rng)
     weights = None
-    if train.get("class_weighting", "balanced") == "balanced":
-        weights = balanced_class_weights(labels[positions["train"]], n_classes)
+    if train["class_weighting"] == "balanced":
+        # From the per-epoch draw, not from every training slice: the draw is what the loss sees.
+        weights = balanced_class_weights(drawn_labels(samples, labels), n_classes,
+                                         float(train["max_class_weight"]))
     steps = int(np.ceil(samples.shape[1] / batch_size))
     train_ds = training_dataset(tensors, samples, labels, n_classes, batch_size, weights)
     has_val = len(positions["val"]) > 0
@@ -202,12 +178,15 @@ def train_cnn(
     if has_val:
         probabilities = model.predict(inference_dataset(tensors, positions["val"], batch_size),
                                       verbose=0)
-        metrics = classification_metrics(labels[positions["val"]],
-                                         probabilities.argmax(axis=1), classes)
+        predicted = probabilities.argmax(axis=1)
     else:
-        metrics = classification_metrics(np.empty(0), np.empty(0), classes)
+        predicted = np.empty(0, dtype=np.int64)
+    metrics = classification_metrics(labels[positions["val"]], predicted, classes)
+    health = fold_health(labels[positions["train"]], labels[positions["val"]], predicted,
+                         classes, first_epoch_loss=float(history["loss"].iloc[0]))
+    log_flags(health, f"cnn {task} fold {fold}")
     metrics.update(model="cnn", task=task, fold=int(fold),
-                   best_epoch=int(history[monitor].to_numpy().argmin() + 1))
+                   best_epoch=int(history[monitor].to_numpy().argmin() + 1), health=health)
     io.write_json(metrics, out_val_metrics)
 
     with io.atomic_path(out_model, suffix=".keras") as tmp:
@@ -235,6 +214,8 @@ def train_cnn(
         "val_slices": int(len(positions["val"])),
         "val_slices_monitored": int(len(monitor_positions)),
         "class_weights": None if weights is None else [float(w) for w in weights],
+        "train_slices_per_class_per_epoch": np.bincount(
+            labels[samples[0]], minlength=n_classes).tolist(),
         "images_per_second": round(images / train_phase, 1) if train_phase > 0 else None,
         "images_per_second_after_first_epoch": (
             round(samples.shape[1] * len(steady) / sum(steady), 1) if steady else None

@@ -68,6 +68,7 @@ rule train_baseline:
         classes=task_classes,
         baselines=canonical(config["baselines"]),
         class_weighting=config["train"]["class_weighting"],
+        max_class_weight=config["train"]["max_class_weight"],
         seed=config["seed"],
     script:
         "../scripts/train_baseline.py"

@@ -221,7 +221,7 @@ def split_targets():
     return expand(
         "results/{dataset}/splits/{table}",
         dataset=TRAIN_DATASET,
-        table=["splits.parquet", "class_counts.csv"],
+        table=["splits.parquet", "class_counts.csv", "warnings.csv"],
     )
 
 
@@ -437,6 +437,7 @@ def dataset_summary_files():
             f"results/{dataset}/tensors/qc_summary.csv",
         ]
     files.append(f"results/{TRAIN_DATASET}/splits/class_counts.csv")
+    files.append(f"results/{TRAIN_DATASET}/splits/warnings.csv")
     return files
 
 

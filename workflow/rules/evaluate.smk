@@ -51,6 +51,42 @@ rule evaluate_predictions:
         "../scripts/evaluate.py"
 
 
+def validation_metrics_files(wildcards):
+    """Every fold model's val_metrics.json, by model family (CNN and baselines)."""
+    return {
+        f"{model}__{task}": expand(
+            "results/models/{model}/{task}/fold{fold}/val_metrics.json",
+            model=model,
+            task=task,
+            fold=FOLDS,
+        )
+        for model in EVAL_MODELS
+        for task in TASKS
+    }
+
+
+# The fold jobs flag what each can see on its own; comparing a model with the histogram forest
+# on the same fold needs both, so it runs once all fold models exist.
+rule training_health:
+    input:
+        unpack(validation_metrics_files),
+    output:
+        "results/models/training_health.csv",
+    log:
+        "logs/models/training_health.log",
+    conda:
+        "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        models=EVAL_MODELS,
+        tasks=TASKS,
+    script:
+        "../scripts/training_health.py"
+
+
 rule plot_confusion:
     input:
         confusion_files("{dataset}", "{task}"),

@@ -9,6 +9,7 @@ rule report_html:
         evaluation=evaluate_targets(),
         external=external_targets(),
         summaries=dataset_summary_files(),
+        health="results/models/training_health.csv",
         montages=list(synthetic_montages().values()),
     output:
         "results/report/index.html",

@@ -9,6 +9,7 @@ rule split:
     output:
         splits="results/{dataset}/splits/splits.parquet",
         class_counts="results/{dataset}/splits/class_counts.csv",
+        warnings="results/{dataset}/splits/warnings.csv",
     log:
         "logs/{dataset}/split.log",
     wildcard_constraints:

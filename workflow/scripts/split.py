@@ -9,6 +9,7 @@ with log_to(snakemake.log[0]):
         snakemake.input.series,
         snakemake.output.splits,
         snakemake.output.class_counts,
+        snakemake.output.warnings,
         seed=snakemake.params.seed,
         test_fraction=snakemake.params.split["test_fraction"],
         folds=snakemake.params.split["folds"],

@@ -15,6 +15,7 @@ with log_to(snakemake.log[0]):
         seed=snakemake.params.seed,
         baselines=dict(snakemake.params.baselines),
         class_weighting=snakemake.params.class_weighting,
+        max_class_weight=snakemake.params.max_class_weight,
         out_model=snakemake.output.model,
         out_val_metrics=snakemake.output.val_metrics,
         out_metadata=snakemake.output.metadata,
