@@ -63,6 +63,16 @@ def test_figures_target_builds_tables_figures_and_report(evaluated):
     assert per_class.query("`class` == 't2_fs' and model == 'cnn'")["support"].eq(0).all()
     page = (results / "report" / "index.html").read_text()
     assert "data:image/png;base64," in page and "missing" not in page
+    # Training health: known flags only, every model × fold named, the report says so on top.
+    health = pd.read_csv(results / "models" / "training_health.csv")
+    assert list(health.columns) == ["task", "model", "fold", "flag", "detail"]
+    assert set(health["flag"]) <= {"below_majority", "at_chance", "first_epoch_loss_high",
+                                   "val_missing_classes", "below_hist_rf"}
+    banner = "Training health: no flag" if health.empty else f"{len(health)} flag(s)"
+    assert banner in page
+    warnings = pd.read_csv(results / "internal" / "splits" / "warnings.csv")
+    assert list(warnings.columns) == ["task", "class", "patients", "needed", "issue"]
+    assert "Split warnings" in page
 
 
 def test_snakemake_report_zip(evaluated):

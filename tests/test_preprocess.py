@@ -1,7 +1,8 @@
 """Unit tests of decoding (mriseq.pixels) and shard preprocessing (mriseq.preprocess).
 
 DICOM inputs are written here with pydicom and re-encoded with gdcm into every supported transfer
-syntax, or taken from pydicom's bundled test files.
+syntax, or taken from pydicom's bundled test files. Blank images (all zero, constant, blanked) and
+Siemens mosaics are built by hand, so that what each frame must become is known exactly.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ import pandas as pd
 import pydicom
 import pytest
 from hostile.corpus import part10_dataset
-from mriseq.pixels import DecodeError, decode
+from mriseq.dicomio import REASONS
+from mriseq.pixels import DecodeError, decode, decode_native, native_layout, split_mosaic
 from mriseq.preprocess import (
     INDEX_COLUMNS,
     REJECT_COLUMNS,
     merge_tensors,
     preprocess_frames,
     preprocess_shard,
+    process_file,
     resize_frames,
     target_shape,
     window_bounds,
+    window_frames,
 )
+from mriseq.scan import files_frame, scan_file
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -291,6 +296,84 @@ def test_preprocess_frames_pad_window_and_dtypes():
     assert (constant == 0).all()
 
 
+def test_window_frames_says_which_frames_are_blank():
+    frames = np.stack([phantom(32, 32).astype(np.float32), np.zeros((32, 32), np.float32),
+                       np.full((32, 32), 7.0, np.float32)])
+    windowed = window_frames(frames, size=16)
+    assert windowed.blank.tolist() == [False, True, True]
+    np.testing.assert_allclose(windowed.level[1:], [0.0, 7.0], atol=1e-3)
+    assert (windowed.tensors[1:] == 0).all() and windowed.tensors[0].max() == 255
+    # Blanked as anonymised files are: a few stray pixels are not contrast (below the window).
+    blanked = np.zeros((1, 64, 64), np.float32)
+    blanked[0, 3, 5] = blanked[0, 40, 7] = 4095.0
+    assert window_frames(blanked, size=128).blank.all()
+
+
+def test_epi_matrix_fills_the_full_range_and_keeps_its_aspect():
+    epi = phantom(64, 64, peak=900).astype(np.float32)[None]
+    square = preprocess_frames(epi, size=128, spacing=(3.0, 3.0))
+    assert square.shape == (1, 128, 128) and square.dtype == np.uint8
+    assert square.min() == 0 and square.max() == 255
+    assert (square[0] > 0).any(axis=0).all()  # no padded column: the field of view is square
+    # 64 x 64 at 4 x 3 mm: 256 mm high, 192 mm wide, so 128 x 96 with 16 black columns each side.
+    wide = preprocess_frames(epi, size=128, spacing=(4.0, 3.0))
+    assert (wide[0, :, :16] == 0).all() and (wide[0, :, 112:] == 0).all()
+    assert (wide[0, :, 16:112] > 0).any(axis=0).all() and wide.max() == 255
+
+
+def test_frames_of_different_scales_are_each_windowed_to_their_own_range():
+    base = phantom(48, 48).astype(np.float32)
+    stack = np.stack([base * 0.01, base, base * 40.0])  # one multi-frame file, three scales
+    tensors = preprocess_frames(stack, size=32)
+    for frame in tensors:
+        assert frame.min() == 0 and frame.max() == 255
+    assert np.abs(tensors.astype(int) - tensors[1].astype(int)).max() <= 1
+
+
+# ---------------------------------------------------------------- blank images
+
+
+def scanned_record(path):
+    """The scan-manifest row of one file, as the preprocess job gets it from the scan."""
+    ok, row = scan_file(str(path.parent), ".", path.name, "s000", b"key", 1 << 24, 0.8)
+    assert ok, row
+    return next(files_frame([row]).itertuples(index=False))
+
+
+def process(path, layout=None, size=32):
+    return process_file((str(path), None, layout), size=size, aspect="pad",
+                        window_percentiles=(0.5, 99.5), dtype="uint8")
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, "value 0"), (700, "value 700")])
+def test_zero_and_constant_images_are_blank_image_rejects(tmp_path, value, shown):
+    path = write_mr(tmp_path / "blank.dcm", np.full((40, 32), value, np.uint16))
+    layout = native_layout(scanned_record(path))
+    assert layout is not None
+    for result in (process(path), process(path, layout)):  # pydicom and the native path
+        assert result[:2] == ("reject", "blank_image")
+        assert "the only frame is blank" in result[2] and shown in result[2]
+    assert "blank_image" in REASONS
+
+
+def test_a_multiframe_file_keeps_its_frames_with_contrast(tmp_path):
+    frames = np.stack([phantom(16, 16, seed=1), np.zeros((16, 16), np.uint16),
+                       phantom(16, 16, seed=2)])
+    path = write_enhanced(tmp_path / "enh.dcm", frames, positions=[0.0, 5.0, 10.0],
+                          slopes=[1, 1, 1])
+    status, tensors, positions, frame_numbers, n_blank = process(path)
+    assert status == "ok" and n_blank == 1
+    assert tensors.shape == (2, 32, 32) and list(frame_numbers) == [0, 2]
+    np.testing.assert_allclose(positions, [0.0, 10.0])
+    expected = preprocess_frames(frames[[0, 2]].astype(np.float32), size=32, spacing=(1.0, 1.0))
+    np.testing.assert_array_equal(tensors, expected)
+    everything_blank = write_enhanced(tmp_path / "zeros.dcm", np.zeros((3, 16, 16), np.uint16),
+                                      positions=[0.0, 5.0, 10.0], slopes=[1, 1, 1])
+    status, reason, message = process(everything_blank)
+    assert (status, reason) == ("reject", "blank_image")
+    assert "all 3 frames are blank" in message and "value 0" in message
+
+
 # ---------------------------------------------------------------- shard job
 
 
@@ -331,7 +414,7 @@ def run_shard(tmp_path, raw, files_path, tag, **settings):
 def test_preprocess_shard_outputs_order_rejects_and_determinism(tmp_path):
     raw, files_path = make_shard(tmp_path)
     counts, (npy, index_path, rejects_path) = run_shard(tmp_path, raw, files_path, "one")
-    assert counts == {"files": 8, "slices": 9, "rejects": 1}
+    assert counts == {"files": 8, "slices": 9, "rejects": 1, "blank_frames": 0}
     tensors = np.load(npy, mmap_mode="r")
     assert isinstance(tensors, np.memmap)
     assert tensors.shape == (9, 32, 32) and tensors.dtype == np.uint8
@@ -375,7 +458,7 @@ def test_preprocess_shard_with_no_files(tmp_path):
     out = tmp_path / "out"
     counts = preprocess_shard(files_path, tmp_path, out / "a.npy", out / "a.parquet",
                               out / "r.parquet", size=16)
-    assert counts == {"files": 0, "slices": 0, "rejects": 0}
+    assert counts == {"files": 0, "slices": 0, "rejects": 0, "blank_frames": 0}
     assert np.load(out / "a.npy").shape == (0, 16, 16)
     assert list(pd.read_parquet(out / "a.parquet").columns) == list(INDEX_COLUMNS)
 
@@ -403,4 +486,136 @@ def test_merge_tensors_drops_scan_rejects_and_joins_labels(tmp_path):
     qc = pd.read_csv(out / "qc_summary.csv").set_index("reason")["count"]
     assert qc["decode_error"] == 1 and qc["excluded_by_scan"] == 1
     assert qc["files_total"] == 5 and qc["files_ok"] == 3 and qc["slices_ok"] == 5
+    assert qc["blank_frames"] == 0
     assert len(pd.read_parquet(out / "rejects.parquet")) == 1
+
+
+def test_blank_frames_never_reach_the_tensors_and_are_counted(tmp_path):
+    """A blank file is a reject, a partly blank multi-frame file keeps its other frames under
+    their true frame numbers, and the QC summary and shard counts say how many were skipped."""
+    raw, files_path = make_shard(tmp_path, n=2)
+    write_mr(raw / "patient_a/zero.dcm", np.zeros((48, 40), np.uint16), z=50.0, instance=9)
+    write_enhanced(raw / "patient_a/partly.dcm",
+                   np.stack([np.full((16, 16), 300, np.uint16), phantom(16, 16, seed=3),
+                             np.zeros((16, 16), np.uint16), phantom(16, 16, seed=4)]),
+                   positions=[0.0, 5.0, 10.0, 15.0], slopes=[1, 1, 1, 1])
+    files = pd.read_parquet(files_path)
+    extra = pd.DataFrame([
+        {"path": "patient_a/zero.dcm", "series_key": "s" * 16, "sop_key": "z" * 16,
+         "n_frames": 1, "slice_position": 50.0, "instance_number": 9.0},
+        {"path": "patient_a/partly.dcm", "series_key": "q" * 16, "sop_key": "q" * 16,
+         "n_frames": 4, "slice_position": 0.0, "instance_number": 1.0}]).assign(
+        shard="s001", patient_key="p" * 16, study_key="t" * 16, transfer_syntax=None)
+    pd.concat([files, extra], ignore_index=True).to_parquet(files_path)
+    counts, (npy, index_path, rejects_path) = run_shard(tmp_path, raw, files_path, "blank")
+    index, rejects = pd.read_parquet(index_path), pd.read_parquet(rejects_path)
+    assert counts == {"files": 6, "slices": 2 + 3 + 2, "rejects": 2, "blank_frames": 2}
+    assert set(index["path"]).isdisjoint(rejects["path"])
+    assert set(index["path"]) | set(rejects["path"]) == set(files["path"]) | set(extra["path"])
+    blank = rejects.set_index("path").loc["patient_a/zero.dcm"]
+    assert blank["reason"] == "blank_image" and "value 0" in blank["message"]
+    partly = index[index["path"] == "patient_a/partly.dcm"].sort_values("row")
+    assert list(partly["frame"]) == [1, 3] and (partly["blank_frames"] == 2).all()
+    assert list(partly["slice_position"]) == [5.0, 15.0] and list(partly["slice_index"]) == [0, 1]
+    assert (index.loc[index["path"] != "patient_a/partly.dcm", "blank_frames"] == 0).all()
+    tensors = np.load(npy)
+    assert len(tensors) == len(index) and all(tensors[r].max() == 255 for r in index["row"])
+
+    manifest_rejects = tmp_path / "none.parquet"
+    pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS}).to_parquet(manifest_rejects)
+    series = tmp_path / "series.parquet"
+    pd.DataFrame({"series_key": ["s" * 16, "e" * 16, "q" * 16], "patient_key": ["p" * 16] * 3,
+                  "label_sequence": ["t2", None, None]}).to_parquet(series)
+    out = tmp_path / "merged"
+    merge_tensors([index_path], [rejects_path], manifest_rejects, series, out / "index.parquet",
+                  out / "qc_summary.csv", out / "rejects.parquet")
+    qc = pd.read_csv(out / "qc_summary.csv").set_index("reason")["count"]
+    assert qc["blank_image"] == 1 and qc["blank_frames"] == 2 and qc["decode_error"] == 1
+    assert qc["files_ok"] + len(rejects) == qc["files_total"] == 6
+
+
+# ---------------------------------------------------------------- Siemens mosaics
+
+
+def write_mosaic(path, tiles, grid, *, n=None, creator="SIEMENS CSA HEADER",
+                 image_type=("ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"), implicit=False):
+    """A Siemens mosaic: ``tiles`` (n, h, w) laid out row by row on a ``grid`` × ``grid`` canvas
+    (the unused tiles black), NumberOfImagesInMosaic in the private block of ``creator``."""
+    count, rows, columns = tiles.shape
+    canvas = np.zeros((grid * rows, grid * columns), np.uint16)
+    for k, tile in enumerate(tiles):
+        top, left = divmod(k, grid)
+        canvas[top * rows:(top + 1) * rows, left * columns:(left + 1) * columns] = tile
+    attrs = {"ImageType": list(image_type), "SpacingBetweenSlices": "4", "SliceThickness": "3"}
+    write_mr(path, canvas, z=10.0, **attrs)
+    ds = pydicom.dcmread(path)
+    ds.private_block(0x0019, creator, create=True).add_new(0x0A, "US", n or count)
+    if implicit:
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def mosaic_tiles(n=9, rows=32, columns=32):
+    return np.stack([phantom(rows, columns, peak=400 * (k + 1), seed=k) for k in range(n)])
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+def test_a_siemens_mosaic_becomes_its_tiles_on_both_paths(tmp_path, implicit):
+    tiles = mosaic_tiles()
+    path = write_mosaic(tmp_path / "epi.dcm", tiles, 3, implicit=implicit)
+    record = scanned_record(path)
+    assert record.mosaic_images == 9 and (record.rows, record.columns) == (96, 96)
+    layout = native_layout(record)
+    assert layout is not None and layout.mosaic_images == 9
+    for image in (decode(path), decode_native(path, layout)):
+        assert image.frames.shape == (9, 32, 32)
+        for k in range(9):  # tile k is the k-th block, row by row
+            top, left = divmod(k, 3)
+            np.testing.assert_array_equal(image.frames[k], tiles[k].astype(np.float32))
+            assert (image.frames[k] == pydicom.dcmread(path).pixel_array[
+                top * 32:(top + 1) * 32, left * 32:(left + 1) * 32]).all()
+        # Tile k lies k slice spacings (SpacingBetweenSlices 4 mm) from the mosaic's position.
+        np.testing.assert_allclose(image.positions, 10.0 + 4.0 * np.arange(9))
+        assert image.pixel_spacing == (1.5, 1.5)
+    for result in (process(path), process(path, layout)):
+        status, tensors, positions, frame_numbers, n_blank = result
+        assert status == "ok" and n_blank == 0 and list(frame_numbers) == list(range(9))
+        expected = preprocess_frames(tiles.astype(np.float32), size=32, spacing=(1.5, 1.5))
+        np.testing.assert_array_equal(tensors, expected)  # each tile windowed on its own
+
+
+def test_a_mosaic_keeps_its_first_n_tiles_and_skips_blank_ones(tmp_path):
+    tiles = mosaic_tiles(7)
+    tiles[5] = 0  # a slice outside the body
+    path = write_mosaic(tmp_path / "seven.dcm", tiles, 3)  # 3 x 3 grid, 2 empty tiles
+    layout = native_layout(scanned_record(path))
+    for result in (process(path), process(path, layout)):
+        status, tensors, positions, frame_numbers, n_blank = result
+        assert status == "ok" and len(tensors) == 6 and n_blank == 1
+        assert list(frame_numbers) == [0, 1, 2, 3, 4, 6]
+        np.testing.assert_allclose(positions, 10.0 + 4.0 * np.array([0, 1, 2, 3, 4, 6]))
+
+
+def test_only_a_siemens_mosaic_is_cut(tmp_path):
+    tiles = mosaic_tiles(4)
+    other_vendor = write_mosaic(tmp_path / "anon.dcm", tiles, 2, creator="Anon")
+    not_mosaic = write_mosaic(tmp_path / "plain.dcm", tiles, 2,
+                              image_type=("ORIGINAL", "PRIMARY", "M", "ND"))
+    too_many = write_mosaic(tmp_path / "many.dcm", tiles[:, :2, :2], 2, n=40000)
+    for path in (other_vendor, not_mosaic, too_many):
+        record = scanned_record(path)
+        assert record.mosaic_images == 0
+        assert decode(path).frames.shape == (1, record.rows, record.columns)
+        assert decode_native(path, native_layout(record)).frames.shape[0] == 1
+
+
+def test_split_mosaic_drops_what_whole_tiles_do_not_cover():
+    image = np.arange(100 * 98, dtype=np.float32).reshape(100, 98)
+    tiles = split_mosaic(image, 8)  # 3 x 3 grid of 33 x 32 tiles, two rows/columns left over
+    assert tiles.shape == (8, 33, 32)
+    np.testing.assert_array_equal(tiles[4], image[33:66, 32:64])
+    np.testing.assert_array_equal(tiles[7], image[66:99, 32:64])
+    with pytest.raises(DecodeError) as error:
+        split_mosaic(np.zeros((2, 2), np.float32), 9)
+    assert error.value.reason == "geometry_mismatch"

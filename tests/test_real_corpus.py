@@ -48,6 +48,15 @@ ENHANCED_COMPRESSED = ["pydicom-data/emri_small_jpeg_2k_lossless.dcm",
 GZIPPED = {"nibabel/nicom/tests/data/philips_mprage.dcm.gz": 176,
            "nibabel/nicom/tests/data/siemens_dwi_0.dcm.gz": 1,
            "nibabel/nicom/tests/data/siemens_dwi_1000.dcm.gz": 1}
+# Siemens mosaics with their NumberOfImagesInMosaic and tile size. The two gzip-compressed DWI
+# mosaics hold only zeros (their pixels were stripped for the test data): blank, all 48 tiles.
+MOSAICS = {"heudiconv/axasc35.dcm": (35, 64, 64),
+           "heudiconv/b0dwiForFmap/b0dwi_for_fmap+00001.dcm": (81, 152, 150),
+           "nibabel/nicom/tests/data/0.dcm": (48, 36, 36),
+           "nibabel/nicom/tests/data/siemens_dwi_0.dcm.gz": (48, 128, 128),
+           "nibabel/nicom/tests/data/siemens_dwi_1000.dcm.gz": (48, 128, 128)}
+BLANK_MOSAICS = {"nibabel/nicom/tests/data/siemens_dwi_0.dcm.gz",
+                 "nibabel/nicom/tests/data/siemens_dwi_1000.dcm.gz"}
 
 
 @pytest.fixture(scope="session")
@@ -233,9 +242,32 @@ def test_real_diffusion_files_carry_their_b_values(read_each):
 # ---------------------------------------------------------------- preprocessing
 
 
+def _mosaic_count(ds) -> int:
+    """NumberOfImagesInMosaic of a Siemens mosaic read by pydicom, 0 for any other image."""
+    image_type = [str(v).upper() for v in (ds.get("ImageType") or [])]
+    if "MOSAIC" not in image_type:
+        return 0
+    for creator in ("SIEMENS MR HEADER", "SIEMENS CSA HEADER"):
+        try:
+            value = ds.private_block(0x0019, creator)[0x0A].value
+        except KeyError:
+            continue
+        return int(np.frombuffer(value[:2], "<u2")[0]) if isinstance(value, bytes) else int(value)
+    return 0
+
+
+def _tiles(image: np.ndarray, n: int) -> np.ndarray:
+    """The first n tiles of a mosaic, row by row, each image side split into ceil(sqrt(n))."""
+    grid = math.ceil(math.sqrt(n))
+    height, width = image.shape[0] // grid, image.shape[1] // grid
+    return np.stack([image[(k // grid) * height:(k // grid + 1) * height,
+                           (k % grid) * width:(k % grid + 1) * width] for k in range(n)])
+
+
 def _reference_images(path: Path) -> np.ndarray | None:
     """pydicom's pixel_array with rescale (per frame where the file has functional groups) and
-    MONOCHROME1 inversion, through the same resize and window; None where pydicom cannot decode."""
+    MONOCHROME1 inversion, a Siemens mosaic cut into its tiles, through the same resize and
+    window (blank frames all black); None where pydicom cannot decode."""
     ds = _dcmread(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -258,6 +290,8 @@ def _reference_images(path: Path) -> np.ndarray | None:
         arr[i] = arr[i] * np.float32(1.0 if slope is None else slope) + np.float32(intercept or 0)
     if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
         arr = -arr
+    if _mosaic_count(ds):
+        arr = _tiles(arr[0], _mosaic_count(ds))
     spacing = _functional(ds, "PixelMeasuresSequence", "PixelSpacing")
     spacing = tuple(float(v) for v in spacing) if spacing else None
     return preprocess_frames(arr, size=SIZE, window_percentiles=WINDOW,
@@ -265,28 +299,66 @@ def _reference_images(path: Path) -> np.ndarray | None:
 
 
 def test_preprocessed_images_equal_pydicom_pixel_array(archive, read_each, preprocessed):
+    """Every frame (mosaic tile) with contrast is in the index, equal to pydicom's pixels
+    through the same transform; every frame without is skipped, a file with nothing else is a
+    ``blank_image`` reject (the corpus's anonymised Siemens protocol is blanked throughout)."""
     files, _ = read_each
     tensors, index, rejects = preprocessed
     assert set(index["path"]) | set(rejects["path"]) == set(files["path"])
+    assert set(index["path"]).isdisjoint(rejects["path"])
     assert "reader_error" not in set(rejects["reason"]), rejects
-    rows_of = index.groupby("path")["row"].apply(list).to_dict()
-    checked, failures = 0, []
+    reasons = rejects.set_index("path")["reason"].to_dict()
+    compared, blank, failures = 0, 0, []
     for row in files.itertuples(index=False):
         expected = _reference_images(archive / row.path)
         if expected is None:
             continue
-        if row.path not in rows_of:
-            failures.append(f"{row.path}: pydicom decodes it, preprocessing rejected it")
-            continue
+        with_contrast = np.flatnonzero(expected.reshape(len(expected), -1).max(axis=1) > 0)
         frames = index[index["path"] == row.path].sort_values("frame")
-        assert len(frames) == row.n_frames == len(expected), f"{row.path}: frames missing"
+        if not len(with_contrast):
+            blank += 1
+            if reasons.get(row.path) != "blank_image":
+                failures.append(f"{row.path}: blank, but {reasons.get(row.path, 'in the index')}")
+            continue
+        if row.path in reasons:
+            failures.append(f"{row.path}: pydicom decodes it, preprocessing rejected it "
+                            f"({reasons[row.path]})")
+            continue
+        assert list(frames["frame"]) == list(with_contrast), f"{row.path}: frames missing"
+        assert (frames["blank_frames"] == len(expected) - len(with_contrast)).all(), row.path
         got = np.asarray(tensors[frames["row"].to_numpy()], dtype=np.int16)
-        worst = int(np.abs(got - expected.astype(np.int16)).max())
+        worst = int(np.abs(got - expected[with_contrast].astype(np.int16)).max())
         if worst > 1:
             failures.append(f"{row.path}: differs by {worst} grey levels")
-        checked += 1
+        compared += 1
     assert not failures, "\n".join(failures)
-    assert checked > 100
+    assert compared > 40 and blank > 400
+    assert rejects["reason"].eq("blank_image").sum() == blank
+
+
+def test_siemens_mosaics_become_their_tiles(archive, read_each, preprocessed):
+    """Real mosaics: one slice per tile (NumberOfImagesInMosaic of them), each with contrast,
+    ordered along the normal one slice spacing apart; the stripped DWI mosaics are blank."""
+    files, _ = read_each
+    tensors, index, rejects = preprocessed
+    by_path = files.set_index("path")
+    for path, (n, height, width) in MOSAICS.items():
+        ds = _dcmread(archive / path)
+        assert by_path.at[path, "mosaic_images"] == _mosaic_count(ds) == n
+        if path in BLANK_MOSAICS:
+            reject = rejects.set_index("path").loc[path]
+            assert reject["reason"] == "blank_image" and "all 48 frames" in reject["message"]
+            continue
+        tiles = index[index["path"] == path].sort_values("frame")
+        assert list(tiles["frame"]) == list(range(n)), path
+        assert all(np.asarray(tensors[r]).max() == 255 for r in tiles["row"]), path
+        spacing = float(ds.SpacingBetweenSlices)
+        np.testing.assert_allclose(np.diff(tiles["slice_position"]), spacing, rtol=1e-6)
+        assert _tiles(ds.pixel_array, n).shape[1:] == (height, width)
+    # A mosaic without its count (anonymised away) stays one image.
+    anonymised = files[files["image_type"].str.contains("MOSAIC", na=False)
+                       & files["path"].str.startswith("dcm-classifier")]
+    assert len(anonymised) and (anonymised["mosaic_images"] == 0).all()
 
 
 def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, tmp_path):
@@ -298,6 +370,10 @@ def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, 
     native = files[(files["pixel_offset"] >= 0) & files["transfer_syntax"].isin(
         ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]) & (files["n_frames"] == 1)]
     assert len(native) > 100
+    # The blanked protocol would fill the sample: take what has pixels, mosaics among them.
+    blanked = native["path"].str.startswith("dcm-classifier")
+    native = pd.concat([native[~blanked], native[blanked].head(5)])
+    assert (native["mosaic_images"] > 0).sum() >= 4
 
     def no_parse(*args, **kwargs):
         raise AssertionError("pydicom parse on a native file")
@@ -308,7 +384,9 @@ def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, 
     native.head(50).to_parquet(manifest, index=False)
     counts = preprocess_shard(manifest, archive, tmp_path / "t.npy", tmp_path / "i.parquet",
                               tmp_path / "r.parquet", size=SIZE, workers=1)
-    assert counts["rejects"] == 0 and counts["files"] == 50
+    rejects = pd.read_parquet(tmp_path / "r.parquet")
+    assert counts["files"] == len(native) and rejects["reason"].eq("blank_image").all()
+    assert counts["rejects"] == 5 and counts["slices"] > counts["files"]
 
 
 # ---------------------------------------------------------------- defence in depth
@@ -371,9 +449,13 @@ def test_workflow_on_real_corpus(archive, tmp_path):
     index = pd.read_parquet(results / "tensors" / "index.parquet")
     decode_rejects = pd.read_parquet(results / "tensors" / "rejects.parquet")
     assert set(index["path"]) | set(decode_rejects["path"]) == set(files["path"])
-    frames = index.groupby("path").size()  # every frame of every decoded file
-    assert (frames.to_numpy() == files.set_index("path")["n_frames"].reindex(frames.index)
-            .to_numpy()).all()
+    assert set(index["path"]).isdisjoint(decode_rejects["path"])
+    # Every frame of a decoded file, a mosaic's tiles for a mosaic, less its blank ones.
+    frames = index.groupby("path").agg(kept=("row", "size"), blank=("blank_frames", "first"))
+    decoded = files.set_index("path").reindex(frames.index)
+    total = decoded["n_frames"].where(decoded["mosaic_images"] == 0, decoded["mosaic_images"])
+    assert (frames["kept"] + frames["blank"] == total).all()
+    assert decode_rejects["reason"].eq("blank_image").sum() > 400
     for output in results.rglob("*"):
         if output.is_file():
             assert stat.S_IMODE(output.stat().st_mode) == 0o644, output

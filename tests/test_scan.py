@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydicom
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from mriseq.scan import (  # noqa: E402
     printable_path,
     scan_files,
     scan_shard,
+    series_table,
 )
 
 KEY = b"test-key"
@@ -243,6 +245,49 @@ def test_private_b_values_of_each_vendor(tmp_path, implicit, vendor, group, crea
     with open(path, "rb") as handle:
         fields, _ = dicomio._read_with_pydicom(handle, path.stat().st_size)
     assert fields["b_value"] == expected
+
+
+@pytest.mark.parametrize("implicit", [False, True])
+@pytest.mark.parametrize("creator, image_type, count, rows, expected", [
+    ("SIEMENS MR HEADER", ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], 9, 96, 9),
+    ("SIEMENS CSA HEADER", ["ORIGINAL", "PRIMARY", "DIFFUSION", "NONE", "ND", "MOSAIC"], 35, 384,
+     35),
+    ("SIEMENS MR HEADER", ["ORIGINAL", "PRIMARY", "M", "ND"], 9, 96, 0),  # not a mosaic
+    ("Anon", ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], 9, 96, 0),  # not a Siemens block
+    ("SIEMENS MR HEADER", ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], 400, 16, 0),  # 20² > 16
+    ("SIEMENS MR HEADER", ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], None, 96, 0),  # no count
+])
+def test_mosaic_images_read_alike_by_both_readers(tmp_path, implicit, creator, image_type, count,
+                                                  rows, expected):
+    """NumberOfImagesInMosaic (0019,xx0A) counts only in a Siemens creator's block of an image
+    whose ImageType says MOSAIC, and only when its grid fits the image."""
+    ds = mr_dataset(rows=rows, columns=rows, ImageType=image_type)
+    ds.SpacingBetweenSlices = "3.6"
+    if count is not None:
+        ds.private_block(0x0019, creator, create=True).add_new(0x0A, "US", count)
+    path = save(ds, tmp_path / "mosaic.dcm", implicit=implicit)
+    fast = dicomio.read_header(path)
+    assert fast.ok and fast.reader == "fast"
+    with open(path, "rb") as handle:
+        fields, pixel = dicomio._read_with_pydicom(handle, path.stat().st_size)
+    slow = dicomio._validate(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
+    assert fast.fields["mosaic_images"] == slow.fields["mosaic_images"] == expected
+    assert fast.fields["spacing_between_slices"] == slow.fields["spacing_between_slices"] == 3.6
+    assert dicomio.dataset_mosaic_images(pydicom.dcmread(path)) == expected
+    files, _ = scan_files(tmp_path, ["mosaic.dcm"], "s000", KEY)
+    assert files["mosaic_images"].tolist() == [expected]
+    assert files["mosaic_images"].dtype == "int64"
+
+
+def test_series_slices_count_a_mosaics_tiles(tmp_path):
+    series_uid = "1.2.3.4.5.6.7.8.10"
+    for k in range(2):
+        ds = mr_dataset(rows=96, columns=96, series_uid=series_uid, instance=k + 1,
+                        ImageType=["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"])
+        ds.private_block(0x0019, "SIEMENS MR HEADER").add_new(0x0A, "US", 9)
+        save(ds, tmp_path / "pat" / f"{k}.dcm")
+    files, _ = scan_files(tmp_path, ["pat"], "s000", KEY)
+    assert series_table(files)["n_slices"].tolist() == [18]
 
 
 def test_gzip_compressed_dicom_is_read_transparently(tmp_path):

@@ -20,6 +20,10 @@ again.
 Enhanced multi-frame MR (one file, many frames) is one row with ``n_frames`` = NumberOfFrames;
 geometry and timing come from the shared functional groups (else the first frame's per-frame
 groups), ``ImagePositionPatient`` from the first frame. The preprocess stage expands the frames.
+
+A Siemens mosaic (EPI, DWI: one image holding a grid of slices, ImageType MOSAIC) is one row too;
+``mosaic_images`` carries its slice count, NumberOfImagesInMosaic (0019,xx0A) in the Siemens
+private block, and is 0 for every other image. The preprocess stage cuts the grid into its slices.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ REASONS = {
     "duplicate_sop_instance": "a second file with an already seen SOPInstanceUID",
     "geometry_mismatch": "Rows/Columns differ from the rest of the series",
     "gzip_error": "a gzip-compressed file that cannot be inflated (corrupt, truncated, too large)",
+    "blank_image": "preprocessing: no frame has contrast (all zero, constant or blanked pixels)",
     "reader_error": "an unexpected error inside a reader; the message carries the exception",
 }
 
@@ -87,6 +92,7 @@ _FIELDS: dict[int, tuple[str, str, bytes]] = {
     0x00180021: ("sequence_variant", "text", b"CS"),
     0x00180022: ("scan_options", "text", b"CS"),
     0x00180050: ("slice_thickness", "num", b"DS"),
+    0x00180088: ("spacing_between_slices", "num", b"DS"),
     0x00180080: ("repetition_time", "num", b"DS"),
     0x00180081: ("echo_time", "num", b"DS"),
     0x00180082: ("inversion_time", "num", b"DS"),
@@ -122,8 +128,12 @@ _PRIVATE_B_VALUES = ((0x0019, 0x0C, "SIEMENS MR HEADER", b"IS"),
                      (0x0043, 0x39, "GEMS_PARM_01", b"IS"),
                      (0x2001, 0x03, "Philips Imaging DD 001", b"FL"))
 _GE_B_VALUE_OFFSET = 1_000_000_000
-_PRIVATE_GROUPS = {group for group, _, _, _ in _PRIVATE_B_VALUES}
-_PRIVATE_OFFSETS = {offset for _, offset, _, _ in _PRIVATE_B_VALUES}
+# Siemens mosaics: NumberOfImagesInMosaic (US) at (0019, block << 8 | 0x0A) of a Siemens creator's
+# block; only images whose ImageType says MOSAIC are cut into slices.
+_MOSAIC_GROUP, _MOSAIC_OFFSET = 0x0019, 0x0A
+_MOSAIC_CREATORS = frozenset({"SIEMENS MR HEADER", "SIEMENS CSA HEADER"})
+_PRIVATE_GROUPS = {group for group, _, _, _ in _PRIVATE_B_VALUES} | {_MOSAIC_GROUP}
+_PRIVATE_OFFSETS = {offset for _, offset, _, _ in _PRIVATE_B_VALUES} | {_MOSAIC_OFFSET}
 _LAST_WANTED_GROUP = max(_PRIVATE_GROUPS)
 _CHECKED_GROUPS = _PRIVATE_GROUPS | {0x0002}  # per-element checks only in these groups
 _EXPLICIT_HEADER = struct.Struct("<HH2sH")
@@ -424,7 +434,7 @@ def _walk_file(buf: bytes, total: int, read_more=None
             if group == 0x0002:
                 raise _Decline("file-meta tag inside the dataset")
             if length != _UNDEFINED and (element >> 8 == 0 or (element & 0xFF) in _PRIVATE_OFFSETS):
-                end = start + length  # a vendor b-value or its private creator
+                end = start + length  # a vendor b-value, a mosaic's slice count, their creator
                 if end > n:
                     if complete:
                         raise _Decline("value beyond the end of the file")
@@ -575,6 +585,9 @@ def _decode_fast(raw: dict[int, tuple[bytes, bytes]]) -> dict[str, Any]:
             out[key] = _decode_text(value, encoding, encodings)
     if out.get("b_value") is None:
         out["b_value"] = _private_b_value(raw)
+    # Only an image flagged MOSAIC can be one: others skip the private-block lookup.
+    mosaic = "MOSAIC" in (out.get("image_type") or "").upper()
+    out["mosaic_images"] = _private_mosaic_images(raw) if mosaic else None
     if out.get("sop_class_uid") is None and out.get("media_sop_class_uid"):
         out["sop_class_uid"] = out["media_sop_class_uid"]
     for tag, key in _PRESENCE_TAGS.items():
@@ -596,6 +609,52 @@ def _private_b_value(raw):
                     if number is not None:
                         return number
     return None
+
+
+def _private_mosaic_images(raw) -> float | None:
+    """NumberOfImagesInMosaic from the block of a Siemens creator in group 0019, or None."""
+    for tag, (_, value) in raw.items():
+        if tag >> 16 != _MOSAIC_GROUP or not 0x10 <= tag & 0xFFFF < 0x100:
+            continue
+        if _text(value, "latin-1") not in _MOSAIC_CREATORS:
+            continue
+        element = raw.get(_MOSAIC_GROUP << 16 | (tag & 0xFF) << 8 | _MOSAIC_OFFSET)
+        if element is not None:
+            vr = element[0] if element[0] not in (b"", b"UN") else b"US"  # Siemens writes US
+            numbers = _numbers(vr, element[1])
+            if numbers:
+                return numbers[0]
+    return None
+
+
+def mosaic_images(image_type: str | None, count, rows: int, columns: int, frames: int) -> int:
+    """Slices held by a Siemens mosaic: ``count`` (NumberOfImagesInMosaic) when ImageType says
+    MOSAIC and the ``ceil(sqrt(count))``-square grid fits the single frame, else 0 (not a mosaic,
+    or a count that cannot describe this image)."""
+    n = _as_int(count)
+    if not n or n < 1 or frames != 1 or not image_type:
+        return 0
+    if "MOSAIC" not in {value.strip().upper() for value in str(image_type).split("\\")}:
+        return 0
+    grid = mosaic_grid(n)
+    return n if grid <= rows and grid <= columns else 0
+
+
+def mosaic_grid(n: int) -> int:
+    """Tiles per side of a mosaic of ``n`` slices: ``ceil(sqrt(n))``, exactly."""
+    side = math.isqrt(n)
+    return side if side * side == n else side + 1
+
+
+def dataset_mosaic_images(ds) -> int:
+    """:func:`mosaic_images` of a pydicom dataset (0 when it is not a Siemens mosaic)."""
+    try:
+        rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        frames = int(ds.get("NumberOfFrames") or 1)
+    except (TypeError, ValueError):
+        return 0
+    image_type = _normalise(_safe_value(ds, 0x00080008), "text")
+    return mosaic_images(image_type, _private_mosaic_images_ds(ds), rows, columns, frames)
 
 
 def _vendor_b_value(group: int, numbers) -> float | None:
@@ -697,6 +756,8 @@ def _fields_from_dataset(ds) -> dict[str, Any]:
         _enhanced_fields(ds, out)
     if out.get("b_value") is None:
         out["b_value"] = _private_b_value_ds(ds)
+    mosaic = "MOSAIC" in (out.get("image_type") or "").upper()
+    out["mosaic_images"] = _private_mosaic_images_ds(ds) if mosaic else None
     return out
 
 
@@ -763,6 +824,9 @@ def _enhanced_fields(ds, out):
                 out["pixel_spacing"] = _normalise(measures.get("PixelSpacing"), "nums")
             if out.get("slice_thickness") is None:
                 out["slice_thickness"] = _normalise(measures.get("SliceThickness"), "num")
+            if out.get("spacing_between_slices") is None:
+                out["spacing_between_slices"] = _normalise(
+                    measures.get("SpacingBetweenSlices"), "num")
         timing = _first_item(ds, groups, "MRTimingAndRelatedParametersSequence")
         if timing is not None:
             if out.get("repetition_time") is None:
@@ -793,6 +857,21 @@ def _private_b_value_ds(ds):
         number = _vendor_b_value(group, numbers)
         if number is not None:
             return number
+    return None
+
+
+def _private_mosaic_images_ds(ds) -> float | None:
+    for creator in sorted(_MOSAIC_CREATORS):
+        try:
+            value = ds.private_block(_MOSAIC_GROUP, creator)[_MOSAIC_OFFSET].value
+        except Exception:
+            continue
+        if isinstance(value, bytes):  # VR UN (creator unknown to pydicom's dictionary)
+            numbers = _numbers(b"US", value)
+        else:
+            numbers = _normalise(value, "nums")
+        if numbers:
+            return numbers[0]
     return None
 
 
@@ -858,6 +937,8 @@ def _validate(fields, pixel, size, max_pixels, reader) -> HeaderResult:
                               f"{expected}", reader)
     fields = dict(fields)
     fields["rows"], fields["columns"], fields["n_frames"] = rows, columns, frames
+    fields["mosaic_images"] = mosaic_images(fields.get("image_type"), fields.get("mosaic_images"),
+                                            rows, columns, frames)
     fields["transfer_syntax"] = ts
     # Where the native pixels lie, so that preprocessing reads them without parsing the header
     # again; -1 where the stream must go through a decoder (encapsulated, float, deflated).

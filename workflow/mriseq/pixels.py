@@ -9,6 +9,15 @@ multi-frame objects; MONOCHROME1 inverted so that high signal is always bright; 
 to luma. Positions along the slice normal are read per frame so that slices can be ordered by
 geometry, not by file name.
 
+A Siemens mosaic (EPI, DWI) stores a whole volume as one image: a grid of ``ceil(sqrt(n))`` ×
+``ceil(sqrt(n))`` tiles, the first ``n`` of them slices (NumberOfImagesInMosaic), the rest empty.
+Treated as one picture it would be a thumbnail sheet no other series looks like, so it is cut
+into its ``n`` tiles, each a frame of its own (:func:`split_mosaic`), on both decoding paths. Tile
+``k`` lies ``k`` slice spacings (SpacingBetweenSlices, else SliceThickness) from the mosaic's
+position along the normal: the mosaic's ImagePositionPatient is offset from the first slice's
+only within the slice plane. The direction Siemens stacks the tiles in is in its CSA header,
+which is not parsed; the order inside a mosaic is therefore the tile order.
+
 Uncompressed single-frame files (the common case) skip pydicom's generic pixel machinery and are
 read with ``np.frombuffer``: same values (BitsStored masking and sign extension as pydicom), about
 half the per-file decode cost.
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 from dataclasses import dataclass
 
@@ -39,7 +49,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from mriseq.dicomio import ENHANCED_MR_CLASSES
+from mriseq.dicomio import ENHANCED_MR_CLASSES, dataset_mosaic_images, mosaic_grid
 
 # ITU-R BT.601 luma weights: the usual RGB -> gray conversion for secondary captures.
 GZIP_MAGIC = b"\x1f\x8b"
@@ -79,6 +89,8 @@ class NativeLayout:
     intercept: float
     position: float  # along the slice normal (NaN when unknown)
     pixel_spacing: tuple[float, float] | None
+    mosaic_images: int = 0  # slices of a Siemens mosaic; 0: not a mosaic
+    slice_spacing: float = math.nan  # between a mosaic's slices, mm (NaN when unknown)
 
 
 def native_layout(record) -> NativeLayout | None:
@@ -98,7 +110,12 @@ def native_layout(record) -> NativeLayout | None:
             return None
         stored = int(record.bits_stored)
         spacing = (float(record.pixel_spacing_0), float(record.pixel_spacing_1))
+        # Manifests of an older scan have no mosaic column: such files are read as one image.
+        mosaic = int(getattr(record, "mosaic_images", 0) or 0)
+        between = getattr(record, "spacing_between_slices", None)
     except (AttributeError, TypeError, ValueError):
+        return None
+    if mosaic and frames != 1:
         return None
     return NativeLayout(
         offset=offset, rows=rows, columns=columns, frames=frames, bits_allocated=bits,
@@ -109,6 +126,8 @@ def native_layout(record) -> NativeLayout | None:
         intercept=_finite(record.rescale_intercept, 0.0),
         position=float(record.slice_position),
         pixel_spacing=spacing if all(v > 0 and np.isfinite(v) for v in spacing) else None,
+        mosaic_images=max(mosaic, 0),
+        slice_spacing=slice_spacing(between, getattr(record, "slice_thickness", None)),
     )
 
 
@@ -137,8 +156,41 @@ def decode_native(path: str | os.PathLike, layout: NativeLayout) -> DecodedImage
         frames = np.negative(frames, out=frames)
     if not np.isfinite(frames).all():
         frames = np.nan_to_num(frames, nan=0.0, posinf=0.0, neginf=0.0)
+    if layout.mosaic_images:
+        return DecodedImage(split_mosaic(frames[0], layout.mosaic_images),
+                            tile_positions(layout.position, layout.slice_spacing,
+                                           layout.mosaic_images), layout.pixel_spacing)
     positions = np.full(layout.frames, layout.position, dtype=np.float64)
     return DecodedImage(frames, positions, layout.pixel_spacing)
+
+
+def split_mosaic(image: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` tiles of a mosaic (H, W), row by row, as (n, H // g, W // g) frames, where
+    ``g = ceil(sqrt(n))`` tiles make each side (pixels beyond ``g`` whole tiles are dropped, as
+    scanners never write them)."""
+    grid = mosaic_grid(n)
+    rows, columns = image.shape[0] // grid, image.shape[1] // grid
+    if rows < 1 or columns < 1:
+        raise DecodeError("geometry_mismatch",
+                          f"a {image.shape[0]}x{image.shape[1]} image cannot hold {n} mosaic tiles")
+    tiles = image[:grid * rows, :grid * columns].reshape(grid, rows, grid, columns)
+    return np.ascontiguousarray(tiles.transpose(0, 2, 1, 3).reshape(grid * grid, rows, columns)[:n])
+
+
+def tile_positions(position: float, spacing: float, n: int) -> np.ndarray:
+    """Positions of a mosaic's ``n`` tiles along the normal: ``k`` spacings from the mosaic's; all
+    at the mosaic's position when the spacing is unknown (the frame number then orders them)."""
+    step = spacing if np.isfinite(spacing) and spacing > 0 else 0.0
+    return position + step * np.arange(n, dtype=np.float64)
+
+
+def slice_spacing(between, thickness) -> float:
+    """Distance between neighbouring slices: SpacingBetweenSlices, else SliceThickness, else NaN."""
+    for value in (between, thickness):
+        number = _finite(value, math.nan)
+        if number > 0:
+            return number
+    return math.nan
 
 
 def _mask_bits(arr: np.ndarray, bits_allocated: int, bits_stored: int, signed: bool) -> np.ndarray:
@@ -218,7 +270,13 @@ def decode_dataset(ds: Dataset) -> DecodedImage:
         frames = np.negative(frames, out=frames)
     if not np.isfinite(frames).all():
         frames = np.nan_to_num(frames, nan=0.0, posinf=0.0, neginf=0.0)
-    return DecodedImage(frames, frame_positions(ds, len(frames)), pixel_spacing(ds))
+    positions = frame_positions(ds, len(frames))
+    mosaic = dataset_mosaic_images(ds)
+    if mosaic:
+        spacing = slice_spacing(ds.get("SpacingBetweenSlices"), ds.get("SliceThickness"))
+        return DecodedImage(split_mosaic(frames[0], mosaic),
+                            tile_positions(positions[0], spacing, mosaic), pixel_spacing(ds))
+    return DecodedImage(frames, positions, pixel_spacing(ds))
 
 
 def _native_fast_path(ds: Dataset, n_frames: int) -> np.ndarray | None:

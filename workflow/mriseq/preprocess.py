@@ -1,15 +1,24 @@
 """Preprocess one shard of a dataset into a memory-mappable tensor and its index.
 
 Per shard: ``{shard}.npy`` of shape (N, size, size), one row per slice (multi-frame files expand
-into their frames), ``{shard}.index.parquet`` mapping each row to its series, patient, SOP
-instance, frame, order along the slice normal, and ``{shard}.rejects.parquet`` for files whose
-pixels cannot be decoded (reason codes from :mod:`mriseq.pixels`; a reject never stops the job).
+into their frames, Siemens mosaics into their tiles), ``{shard}.index.parquet`` mapping each row to
+its series, patient, SOP instance, frame, order along the slice normal, and
+``{shard}.rejects.parquet`` for files whose pixels cannot be decoded (reason codes from
+:mod:`mriseq.pixels`) or hold nothing but blank frames (``blank_image``). A reject never stops
+the job; every file ends in exactly one of index and rejects.
 
 Each image: decode (:func:`mriseq.pixels.decode`: rescale, MONOCHROME1, colour) → resize with an
 antialiasing triangle filter (PIL BILINEAR) to the target shape → robust percentile window computed
 on the resized image (``window_percentiles``; cheaper than on the full matrix, and it is the window
 of what
 the model sees) → place on a ``size``×``size`` canvas.
+
+Blank frames: a frame with no contrast inside its window (all zero, constant, or blanked but for
+a few pixels, as anonymised files often are) carries nothing a classifier could learn or vote on;
+windowed it would become an all-black slice, still trained on and voting in its series.
+Such frames are skipped. A file whose every frame is blank is a ``blank_image`` reject; a file
+that keeps some frames records how many it skipped (``blank_frames``, summed in the QC summary),
+and its kept rows keep their true ``frame`` numbers.
 
 Aspect: ``pad`` (default) keeps the physical aspect ratio (Rows × row spacing vs Columns × column
 spacing) and pads the short side with black, so body outlines keep their shape, which the plane
@@ -30,6 +39,7 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -56,6 +66,7 @@ INDEX_COLUMNS = {
     "slice_index": "int64",
     "slice_position": "float64",
     "instance_number": "float64",
+    "blank_frames": "int64",
 }
 REJECT_COLUMNS = {"path": "str", "shard": "str", "stage": "str", "reason": "str", "message": "str"}
 REQUIRED_FILE_COLUMNS = ("path", "series_key", "patient_key", "sop_key")
@@ -105,16 +116,24 @@ def target_shape(rows: int, columns: int, size: int, aspect: str,
     return (max(1, round(size * height / longest)), max(1, round(size * width / longest)))
 
 
-def preprocess_frames(frames: np.ndarray, *, size: int, aspect: str = "pad",
-                      window_percentiles=(0.5, 99.5), dtype: str = "uint8",
-                      spacing: tuple[float, float] | None = None) -> np.ndarray:
-    """(F, H, W) float frames → (F, size, size) windowed tensors of ``dtype``."""
+@dataclass
+class WindowedFrames:
+    tensors: np.ndarray  # (F, size, size) of the output dtype; blank frames all black
+    blank: np.ndarray  # (F,) bool: no contrast inside the frame's window
+    level: np.ndarray  # (F,) float32: the window's low bound, a blank frame's value
+
+
+def window_frames(frames: np.ndarray, *, size: int, aspect: str = "pad",
+                  window_percentiles=(0.5, 99.5), dtype: str = "uint8",
+                  spacing: tuple[float, float] | None = None) -> WindowedFrames:
+    """(F, H, W) float frames → (F, size, size) tensors of ``dtype``, each frame windowed on its
+    own, and which frames are blank."""
     n, rows, columns = frames.shape
     out_h, out_w = target_shape(rows, columns, size, aspect, spacing)
     resized = resize_frames(frames, out_h, out_w)
     low, high = window_bounds(resized.reshape(n, -1), tuple(window_percentiles))
     span = (high - low).astype(np.float32)
-    # A constant image has no contrast to window (only float rounding of the resize): black.
+    # A constant image has no contrast to window (only float rounding of the resize): blank.
     flat = span <= 1e-4 * np.maximum(1.0, np.maximum(np.abs(low), np.abs(high)))
     scale = np.where(flat, 0.0, 1.0 / np.where(flat, 1.0, span)).astype(np.float32)
     windowed = (resized - low[:, None, None]) * scale[:, None, None]
@@ -126,7 +145,25 @@ def preprocess_frames(frames: np.ndarray, *, size: int, aspect: str = "pad",
         target[:] = (windowed * 255.0 + 0.5).astype(np.uint8)
     else:
         target[:] = windowed.astype(dtype)
-    return out
+    return WindowedFrames(out, flat, low.astype(np.float32))
+
+
+def preprocess_frames(frames: np.ndarray, *, size: int, aspect: str = "pad",
+                      window_percentiles=(0.5, 99.5), dtype: str = "uint8",
+                      spacing: tuple[float, float] | None = None) -> np.ndarray:
+    """(F, H, W) float frames → (F, size, size) windowed tensors of ``dtype`` (blank frames
+    black; :func:`window_frames` says which they are)."""
+    return window_frames(frames, size=size, aspect=aspect, window_percentiles=window_percentiles,
+                         dtype=dtype, spacing=spacing).tensors
+
+
+def blank_message(levels: np.ndarray, window_percentiles) -> str:
+    """Why a file is a ``blank_image`` reject: how many frames, at which value."""
+    low, high = float(np.min(levels)), float(np.max(levels))
+    value = f"value {low:.6g}" if np.isclose(low, high) else f"values {low:.6g} to {high:.6g}"
+    frames = "the only frame is" if len(levels) == 1 else f"all {len(levels)} frames are"
+    return (f"{frames} blank: no contrast between the {window_percentiles[0]:g} and "
+            f"{window_percentiles[1]:g} percentiles ({value})")
 
 
 # ---------------------------------------------------------------- per-file work (runs in workers)
@@ -134,8 +171,9 @@ def preprocess_frames(frames: np.ndarray, *, size: int, aspect: str = "pad",
 
 def process_file(task: tuple[str, str | None, NativeLayout | None], *, size: int, aspect: str,
                  window_percentiles, dtype: str):
-    """Decode and transform one file. Returns ("ok", tensors, positions) or
-    ("reject", reason, message); never raises for a per-file problem.
+    """Decode and transform one file. Returns ("ok", tensors, positions, frame numbers, blank
+    frames skipped) or ("reject", reason, message); never raises for a per-file problem. Blank
+    frames are left out of the tensors; a file with nothing else is a ``blank_image`` reject.
 
     With a :class:`~mriseq.pixels.NativeLayout` from the scan the pixels are read directly; should
     that fail (the file changed since the scan), pydicom decodes it as for any other file.
@@ -150,14 +188,23 @@ def process_file(task: tuple[str, str | None, NativeLayout | None], *, size: int
                 image = None
         if image is None:
             image = decode(path, transfer_syntax)
-        tensors = preprocess_frames(image.frames, size=size, aspect=aspect,
-                                    window_percentiles=window_percentiles, dtype=dtype,
-                                    spacing=image.pixel_spacing)
+        windowed = window_frames(image.frames, size=size, aspect=aspect,
+                                 window_percentiles=window_percentiles, dtype=dtype,
+                                 spacing=image.pixel_spacing)
     except DecodeError as error:
         return "reject", error.reason, error.message
     except Exception as error:  # noqa: BLE001 - an unexpected per-file failure is a reject too
         return "reject", "reader_error", one_line(f"{type(error).__name__}: {error}", 500)
-    return "ok", tensors, image.positions
+    blank = windowed.blank
+    n_blank = int(blank.sum())
+    if n_blank == len(blank):
+        return "reject", "blank_image", blank_message(windowed.level, window_percentiles)
+    frame_numbers = np.arange(len(blank))
+    if n_blank:
+        kept = ~blank
+        return ("ok", windowed.tensors[kept], np.asarray(image.positions)[kept],
+                frame_numbers[kept], n_blank)
+    return "ok", windowed.tensors, image.positions, frame_numbers, 0
 
 
 def _single_blas_thread() -> None:
@@ -237,6 +284,8 @@ def plan_files(files: pd.DataFrame, source: str) -> pd.DataFrame:
     for column in ("study_key", "transfer_syntax"):
         if column not in planned.columns:
             planned[column] = None
+    if "mosaic_images" not in planned.columns:  # a manifest of an older scan
+        planned["mosaic_images"] = 0
     return planned.sort_values(
         ["series_key", "slice_position", "instance_number", "path"], na_position="last",
         kind="stable",
@@ -302,11 +351,15 @@ def preprocess_shard(files_path: str | os.PathLike, raw_dir: str | os.PathLike,
     write_parquet(rejects, rejects_path)
 
     elapsed = time.perf_counter() - started
-    counts = {"files": len(tasks), "slices": len(index), "rejects": len(rejects)}
-    log.info("shard %s: %d slices from %d files in %.1f s (%.0f slices/s), %d rejected%s",
-             shard, counts["slices"], counts["files"], elapsed,
-             counts["slices"] / elapsed if elapsed > 0 else 0.0, counts["rejects"],
-             f" ({rejects['reason'].value_counts().to_dict()})" if len(rejects) else "")
+    blank_frames = int(index.drop_duplicates("path")["blank_frames"].sum())
+    counts = {"files": len(tasks), "slices": len(index), "rejects": len(rejects),
+              "blank_frames": blank_frames}
+    log.info("shard %s: %d slices from %d files in %.1f s (%.0f slices/s), %d rejected%s; "
+             "%d blank frames skipped in files that kept others", shard, counts["slices"],
+             counts["files"], elapsed, counts["slices"] / elapsed if elapsed > 0 else 0.0,
+             counts["rejects"],
+             f" ({rejects['reason'].value_counts().to_dict()})" if len(rejects) else "",
+             blank_frames)
     return counts
 
 
@@ -342,22 +395,23 @@ def _collect(files: pd.DataFrame, results, shard: str, appender: NpyAppender,
             reject_rows.append({"path": record.path, "shard": shard, "stage": "preprocess",
                                 "reason": result[1], "message": result[2]})
             continue
-        tensors, positions = result[1], result[2]
+        _, tensors, positions, frames, n_blank = result
         start = appender.append(tensors)
-        for frame, position in enumerate(positions):
+        for offset, (frame, position) in enumerate(zip(frames, positions, strict=True)):
             index_rows.append({
-                "row": start + frame,
+                "row": start + offset,
                 "shard": shard,
                 "series_key": record.series_key,
                 "patient_key": record.patient_key,
                 "study_key": record.study_key,
                 "sop_key": record.sop_key,
                 "path": record.path,
-                "frame": frame,
+                "frame": int(frame),
                 "slice_index": -1,
                 "slice_position": position if np.isfinite(position)
                 else record.slice_position,
                 "instance_number": record.instance_number,
+                "blank_frames": n_blank,
             })
 
 
@@ -373,9 +427,12 @@ def merge_tensors(shard_indexes: list[str], shard_rejects: list[str],
     Rows of files the merged scan rejects (duplicates across shards, found only after all shards
     were scanned) are dropped, as are rows of series the series manifest excludes; slice order is
     recomputed over the whole series. Writes ``index.parquet``, ``rejects.parquet`` (decode
-    rejects of all shards) and ``qc_summary.csv`` (rejects by reason and totals).
+    and ``blank_image`` rejects of all shards) and ``qc_summary.csv`` (rejects by reason and
+    totals, among them ``blank_frames``: frames skipped as blank in files that kept others).
     """
     index = _concat([pd.read_parquet(p) for p in shard_indexes], INDEX_COLUMNS)
+    if "blank_frames" not in index.columns:  # shards preprocessed before blank frames were kept out
+        index["blank_frames"] = 0
     rejects = _concat([pd.read_parquet(p) for p in shard_rejects], REJECT_COLUMNS)
     scan_rejected = set(pd.read_parquet(manifest_rejects, columns=["path"])["path"])
     series = pd.read_parquet(series_path)
@@ -397,16 +454,19 @@ def merge_tensors(shard_indexes: list[str], shard_rejects: list[str],
     write_parquet(rejects, rejects_out)
     counts = rejects["reason"].value_counts().sort_index()
     qc = pd.DataFrame({"reason": counts.index.astype(str), "count": counts.to_numpy()})
+    blank_frames = int(index.drop_duplicates("path")["blank_frames"].sum())
     totals = pd.DataFrame({
-        "reason": ["excluded_by_scan", "series_not_in_manifest", "files_ok", "files_total",
-                   "slices_ok", "series_ok"],
-        "count": [n_excluded_files, n_unknown_series, index["path"].nunique(), files_total,
-                  len(index), index["series_key"].nunique()],
+        "reason": ["excluded_by_scan", "series_not_in_manifest", "blank_frames", "files_ok",
+                   "files_total", "slices_ok", "series_ok"],
+        "count": [n_excluded_files, n_unknown_series, blank_frames, index["path"].nunique(),
+                  files_total, len(index), index["series_key"].nunique()],
     })
     write_csv(pd.concat([qc, totals], ignore_index=True), qc_out)
-    log.info("merged %d shards: %d slices of %d series, %d decode rejects, %d files dropped as "
-             "scan rejects, %d series not in the series manifest", len(shard_indexes), len(index),
-             index["series_key"].nunique(), len(rejects), n_excluded_files, n_unknown_series)
+    log.info("merged %d shards: %d slices of %d series, %d decode or blank rejects, %d blank "
+             "frames skipped in files that kept others, %d files dropped as scan rejects, %d "
+             "series not in the series manifest", len(shard_indexes), len(index),
+             index["series_key"].nunique(), len(rejects), blank_frames, n_excluded_files,
+             n_unknown_series)
     return index
 
 

@@ -34,12 +34,13 @@ _TEXT = ["transfer_syntax", "photometric", "sop_class_uid", "modality", "manufac
 _NUMERIC = ["series_number", "instance_number", "echo_time", "repetition_time", "inversion_time",
             "flip_angle", "echo_train_length", "b_value", "field_strength"]
 _GEOMETRY = ([f"iop_{i}" for i in range(6)] + [f"ipp_{i}" for i in range(3)]
-             + ["pixel_spacing_0", "pixel_spacing_1", "slice_thickness"])
+             + ["pixel_spacing_0", "pixel_spacing_1", "slice_thickness", "spacing_between_slices"])
 # What decoding needs, recorded so that preprocessing reads native pixels without a second header
 # parse: pixel-data offset and length in the file (-1: must go through a decoder), sample layout,
-# rescale and whether a Modality LUT is present.
+# the slice count of a Siemens mosaic (0: not one), rescale and whether a Modality LUT is present.
 PIXEL_LAYOUT = ["pixel_offset", "pixel_length", "bits_allocated", "bits_stored",
-                "pixel_representation", "samples_per_pixel", "planar_configuration"]
+                "pixel_representation", "samples_per_pixel", "planar_configuration",
+                "mosaic_images"]
 _RESCALE = ["rescale_slope", "rescale_intercept"]
 FILE_COLUMNS = (["path", "shard", "entry", "patient_key", "study_key", "series_key", "sop_key",
                  "series_dir", "n_frames", "rows", "columns"] + _TEXT + _NUMERIC
@@ -53,9 +54,10 @@ _FILE_DTYPES = {
     "contrast_agent": "bool",
     "modality_lut": "bool",
 }
-# Defaults of the layout fields a header may omit (the DICOM defaults pydicom also assumes).
+# Defaults of the layout fields a header may omit (the DICOM defaults pydicom also assumes; no
+# mosaic).
 _LAYOUT_DEFAULTS = {"bits_allocated": 16, "pixel_representation": 0, "samples_per_pixel": 1,
-                    "planar_configuration": 0}
+                    "planar_configuration": 0, "mosaic_images": 0}
 REJECT_COLUMNS = ["path", "shard", "stage", "reason", "message"]
 _CHUNK = 256  # files per worker task: large enough to amortise inter-process traffic
 
@@ -179,6 +181,7 @@ def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[boo
         *(_float(f.get(c)) for c in _NUMERIC),
         bool(f.get("contrast_agent")),
         *iop, *ipp, *spacing, _float(f.get("slice_thickness")),
+        _float(f.get("spacing_between_slices")),
         _orientation(normal, tolerance), position,
         *(_layout_int(f, c) for c in PIXEL_LAYOUT),
         _float(f.get("rescale_slope")), _float(f.get("rescale_intercept")),
@@ -326,8 +329,12 @@ SERIES_SUMMARY = ["series_description", "manufacturer", "modality", "image_type"
 
 
 def series_table(files: pd.DataFrame) -> pd.DataFrame:
-    """One row per series: keys, counts, geometry and the header summary of its first file."""
+    """One row per series: keys, counts, geometry and the header summary of its first file.
+    ``n_slices`` counts frames, a mosaic's slices for a Siemens mosaic."""
     ordered = files.sort_values(["series_key", "instance_number", "path"], kind="stable")
+    if "mosaic_images" in ordered.columns:
+        mosaics = ordered["mosaic_images"].fillna(0).astype("int64")
+        ordered = ordered.assign(n_frames=ordered["n_frames"].where(mosaics <= 0, mosaics))
     grouped = ordered.groupby("series_key", sort=True)
     first = grouped[["patient_key", "study_key", "shard", "series_dir", "rows", "columns",
                      *SERIES_SUMMARY]].first()
@@ -363,7 +370,8 @@ def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], 
         if files_shards else files_frame([])
     rejects = pd.concat([pd.read_parquet(p) for p in rejects_shards], ignore_index=True) \
         if rejects_shards else rejects_frame([])
-    files = files.astype(_FILE_DTYPES).sort_values(["shard", "path"], kind="stable")
+    files = _with_file_columns(files).astype(_FILE_DTYPES).sort_values(["shard", "path"],
+                                                                       kind="stable")
     duplicate = files.duplicated("sop_key", keep="first")
     if duplicate.any():
         first_path = files.groupby("sop_key")["path"].transform("first")
@@ -385,6 +393,16 @@ def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], 
     write_parquet(series, series_out)
     write_parquet(rejects, rejects_out)
     write_csv(qc, qc_out)
+
+
+def _with_file_columns(files: pd.DataFrame) -> pd.DataFrame:
+    """Shard tables written by an older scan lack the columns added since: their defaults."""
+    missing = [c for c in FILE_COLUMNS if c not in files.columns]
+    if not missing:
+        return files
+    defaults = {"int64": -1, "float64": math.nan, "bool": False, "string": None}
+    return files.assign(**{c: _LAYOUT_DEFAULTS.get(c, defaults[_FILE_DTYPES[c]])
+                           for c in missing})
 
 
 def qc_summary(files: pd.DataFrame, rejects: pd.DataFrame, series: pd.DataFrame,
