@@ -1,9 +1,12 @@
 """Tests for the synthetic cohort generator (mriseq.synthetic): files, labels, broken files,
-physics and determinism. The cohorts here are tiny; the rule itself runs in ``tiny_cohorts``."""
+physics and determinism, balanced (``full``) and archive-like (``archive``) cohorts. The cohorts
+here are tiny; the rule itself runs in ``tiny_cohorts``."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,10 @@ import yaml
 from mriseq.synthetic.cohort import BROKEN_KINDS, generate_cohort, raw_dir_of
 from mriseq.synthetic.geometry import orientation_label
 from mriseq.synthetic.layout import patient_entries
+from mriseq.synthetic.patient import plan_examination
 from mriseq.synthetic.phantom import build_phantom
+from mriseq.synthetic.plan import PatientContext, plan_patient
+from mriseq.synthetic.protocols import PROTOCOLS, STACKS
 from mriseq.synthetic.signal import Protocol, in_phase_te, render_volume, tissue_signals
 from mriseq.synthetic.tissues import INDEX
 from mriseq.taxonomy import DEFAULT_TAXONOMY
@@ -29,6 +35,9 @@ GENERIC = {"layout": "generic", "patients": 3, "seed": 5, "vendors": ["siemens",
            "broken_files": True}
 DLDS = {**GENERIC, "layout": "dlds", "patients": 2, "seed": 6, "vendors": ["canon"],
         "slices_per_series": [2, 2], "oblique_fraction": 0.0, "noise_scale": 1.5}
+# Archive-like protocols; few slices per series so that rendering stays quick.
+ARCHIVE = {**GENERIC, "protocols": "archive", "patients": 3, "seed": 3, "slices_per_series": [1, 6],
+           "broken_files": False}
 
 
 def _generate(root: Path, cohort: dict, workers: int = 1) -> Path:
@@ -204,6 +213,206 @@ def test_same_seed_gives_identical_files(tmp_path):
     assert digest(a) == digest(b)
     c = _generate(tmp_path / "c", {**one, "seed": one["seed"] + 1})
     assert digest(a) != digest(c)
+
+
+def _label_digest(labels_csv: Path) -> str:
+    """A digest of what a cohort's labels sheet says, independent of CSV number formatting. The
+    UIDs come from the generator's random stream after every earlier series was rendered, so the
+    digest changes when any draw does."""
+    columns = ("SeriesInstanceUID", "sequence", "orientation", "contrast", "SeriesNumber",
+               "SeriesDescription", "n_slices")
+    with open(labels_csv, newline="") as fh:
+        text = "\n".join("|".join(row[c] for c in columns) for row in csv.DictReader(fh))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_full_protocols_cohort_unchanged(tmp_path):
+    """``protocols: full`` (the default) is the balanced cohort as generated before archive mode
+    existed: same draws, same files."""
+    tiny = {**GENERIC, "patients": 2, "slices_per_series": [1, 2]}
+    out = _generate(tmp_path / "default", tiny)
+    assert _label_digest(out / "labels.csv") == (
+        "05f3a042c49fa82aa1e49a4a7d139fd52de624fef4f8449f4995bc80043d1b84")
+    assert "protocol" not in pd.read_csv(out / "patients.csv").columns
+    implicit = plan_examination(1, tiny)
+    explicit = plan_examination(1, {**tiny, "protocols": "full"})
+    assert [(p.sequence, p.orientation, p.geometry.orientation, len(p.geometry.offsets))
+            for p in implicit.plans] == [(p.sequence, p.orientation, p.geometry.orientation,
+                                          len(p.geometry.offsets)) for p in explicit.plans]
+    assert implicit.rng.random() == explicit.rng.random()
+
+
+@pytest.fixture(scope="module")
+def archive_plans() -> list[tuple[PatientContext, list]]:
+    """Archive-mode plans of 40 patients over the full slice range (plans only, nothing rendered;
+    one phantom shared, since only its outline and organ positions steer the geometry)."""
+    phantom = build_phantom(np.random.default_rng([99, 0]))
+    out = []
+    for i in range(40):
+        rng = np.random.default_rng([17, i])
+        vendor = ("siemens", "ge", "philips")[i % 3]
+        ctx = PatientContext(rng=rng, phantom=phantom, field=(1.5, 3.0)[i % 2], vendor=vendor,
+                             slices=(1, 200), oblique_fraction=0.1, gadoxetate=i % 4 == 0,
+                             archive=True)
+        out.append((ctx, plan_patient(ctx)))
+    return out
+
+
+def test_archive_protocols_vary_and_classes_are_imbalanced(archive_plans):
+    assert len({ctx.examination.name for ctx, _ in archive_plans}) >= 3
+    classes = [{p.sequence for p in plans} for _, plans in archive_plans]
+    everything = set(DEFAULT_TAXONOMY["sequence"])
+    assert set().union(*classes) == everything
+    assert any(c != everything for c in classes)
+    assert any("mrcp" not in c for c in classes) and any("mrcp" in c for c in classes)
+    post = {"t1_arterial", "t1_portal", "t1_delayed"}
+    assert any(not c & post for c in classes) and any(post <= c for c in classes)
+    assert any("dwi" not in c for c in classes)
+    # MRCP and T2 fat-sat in a minority of patients; T2 in (nearly) all of them.
+    for rare in ("mrcp", "t2_fs"):
+        assert sum(rare in c for c in classes) < len(classes) / 2
+    series = Counter(p.sequence for _, plans in archive_plans for p in plans)
+    assert max(series.values()) >= 5 * min(series.values())
+    # Motion repeats and multi-phase dynamics: some patient has 2+ axial T2 or arterial phases.
+    per_patient = [Counter((p.sequence, p.plane) for p in plans) for _, plans in archive_plans]
+    assert any(c[("t2", "axial")] >= 2 for c in per_patient)
+    assert any(c[("t1_arterial", "axial")] >= 2 for c in per_patient)
+    assert any(c[("dwi", "axial")] >= 2 for c in per_patient)
+
+
+def test_archive_slice_counts_and_geometry(archive_plans):
+    counts = [len(p.geometry.offsets) for _, plans in archive_plans for p in plans]
+    assert min(counts) >= 1 and max(counts) <= 200
+    assert min(counts) <= 5 and max(counts) >= 100 and len(set(counts)) >= 40
+    for _, plans in archive_plans:
+        for p in plans:
+            geo = p.geometry
+            n = len(geo.offsets)
+            family = {"bssfp": "localizer", "vibe": None, "mrcp": None}.get(p.family, "2d")
+            if family:
+                assert STACKS[family].slices[0] <= n <= STACKS[family].slices[1], p.family
+            extent = float(np.ptp(geo.offsets)) if n > 1 else 0.0
+            # Coverage a plane can span of the abdomen; steps no thinner than contiguous slices
+            # (thick MRCP slabs overlap on purpose).
+            assert extent <= 281, (p.sequence, p.plane, n, extent)
+            if n > 1 and p.family != "mrcp":
+                assert np.diff(geo.offsets).min() >= geo.thickness - 1e-6
+    # The same clipped to a cohort's narrower range.
+    phantom = archive_plans[0][0].phantom
+    ctx = PatientContext(rng=np.random.default_rng([17, 0]), phantom=phantom, field=1.5,
+                         vendor="ge", slices=(3, 4), oblique_fraction=0.1, archive=True)
+    assert {len(p.geometry.offsets) for p in plan_patient(ctx)} <= {3, 4}
+
+
+def test_archive_adc_follows_its_dwi(archive_plans):
+    seen = 0
+    for _, plans in archive_plans:
+        for i, p in enumerate(plans):
+            assert (p.source is not None) == (p.family == "adc")
+            if p.family == "adc":
+                dwi = plans[p.source]
+                assert p.source == i - 1 and dwi.family == "dwi"
+                assert dwi.geometry is p.geometry and dwi.b_values == p.b_values
+                seen += 1
+        # Two b-value sets of one patient are different series with different b-values.
+        b_sets = [p.b_values for p in plans if p.family == "dwi"]
+        assert len(set(b_sets)) == len(b_sets)
+    assert seen >= 20
+
+
+def test_protocol_table_is_consistent():
+    known = {"localizer", "t2_coronal", "t2_axial", "t2_sagittal", "t2_fs", "mrcp_slab",
+             "mrcp_3d", "dwi", "dual", "t1_pre", "t1_arterial", "t1_portal", "t1_portal_coronal",
+             "t1_delayed", "t1_delayed_coronal", "t1_delayed_sagittal", "t1_delayed_thin"}
+    for protocol in PROTOCOLS:
+        assert {item.series for item in protocol.items} <= known, protocol.name
+        # Every examination acquires something, whatever the draws.
+        assert any(item.probability >= 1 for item in protocol.items), protocol.name
+        assert all(0 < item.probability <= 1 and sum(item.repeats) > 0
+                   for item in protocol.items)
+    for vendor in ("siemens", "ge", "philips", "canon"):
+        assert sum(p.vendor_weights.get(vendor, 0) for p in PROTOCOLS) > 0
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    return _generate(tmp_path_factory.mktemp("archive"), ARCHIVE, workers=2)
+
+
+def test_archive_cohort_labels_match_plan_and_files(archive):
+    labels = pd.read_csv(archive / "labels.csv")
+    patients = pd.read_csv(archive / "patients.csv")
+    assert set(patients["protocol"]) <= {p.name for p in PROTOCOLS}
+    lo, hi = ARCHIVE["slices_per_series"]
+    for index, entry in enumerate(patient_entries("generic", ARCHIVE["patients"])):
+        plans = plan_examination(index, ARCHIVE).plans
+        rows = labels[labels["patient"] == entry]
+        expected = [(p.sequence, p.orientation, p.contrast,
+                     len(p.geometry.offsets) * (len(p.b_values) if p.family == "dwi" else 1))
+                    for p in plans]
+        assert list(zip(rows["sequence"], rows["orientation"], rows["contrast"],
+                        rows["n_slices"], strict=True)) == expected
+        assert all(lo <= len(p.geometry.offsets) <= hi for p in plans)
+    # Every file is listed; ADC series lie on their DWI's slices (same orientation, positions).
+    raw = raw_dir_of(archive, "generic")
+    headers = _headers(raw, pd.read_csv(archive / "broken.csv"))
+    uids = pd.Series([ds.SeriesInstanceUID for ds in headers.values()])
+    assert uids.value_counts().to_dict() == dict(zip(labels["SeriesInstanceUID"],
+                                                     labels["n_slices"], strict=True))
+    geometry: dict[str, set] = {}
+    for ds in headers.values():
+        geometry.setdefault(ds.SeriesInstanceUID, set()).add(
+            (tuple(ds.ImageOrientationPatient), tuple(ds.ImagePositionPatient),
+             ds.Rows, ds.Columns))
+    rows = list(labels.itertuples())
+    adc = [(i, r) for i, r in enumerate(rows) if r.sequence == "adc"]
+    assert adc, "the test cohort should hold a DWI with its ADC"
+    for i, row in adc:
+        dwi = rows[i - 1]
+        assert dwi.sequence == "dwi" and dwi.patient == row.patient
+        assert geometry[row.SeriesInstanceUID] == geometry[dwi.SeriesInstanceUID]
+
+
+def test_archive_cohort_is_deterministic(archive, tmp_path):
+    again = _generate(tmp_path / "again", ARCHIVE, workers=1)
+    # One worker here, two for the fixture: the files do not depend on the worker count.
+    assert (again / "labels.csv").read_bytes() == (archive / "labels.csv").read_bytes()
+    assert (again / "patients.csv").read_bytes() == (archive / "patients.csv").read_bytes()
+
+
+def test_archive_dlds_letters_follow_the_physics(tmp_path):
+    cohort = {**DLDS, "protocols": "archive", "patients": 3, "slices_per_series": [1, 3]}
+    out = _generate(tmp_path, cohort)
+    truth = pd.read_csv(out / "labels.csv")
+    assert (~truth["keyed"]).sum() == 1  # the repeated series the key forgot
+    for row in truth[truth["keyed"]].itertuples():
+        entry = LABEL_MAP[row.letter]
+        if entry.get("exclude"):
+            continue
+        assert entry["sequence"] == row.sequence and entry["contrast"] == row.contrast
+        assert entry["orientation"] in (None, row.orientation)
+
+
+def test_archive_config_is_the_default_with_an_archive_cohort():
+    from snakemake.utils import validate
+
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    archive = yaml.safe_load((REPO / "config" / "archive.yaml").read_text())
+    # validate() fills in defaults: check a copy, compare the keys as written.
+    validate(yaml.safe_load((REPO / "config" / "archive.yaml").read_text()),
+             str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+
+    def keys(node, prefix=""):
+        if not isinstance(node, dict):
+            return {prefix}
+        return {k for key, value in node.items() for k in keys(value, f"{prefix}.{key}")}
+
+    cohort = archive["synthetic"]["cohorts"]["internal"]
+    assert keys(archive) - keys(default) == {".synthetic.cohorts.internal.protocols"}
+    assert keys(default) <= keys(archive)
+    assert cohort["protocols"] == "archive" and cohort["slices_per_series"] == [1, 200]
+    assert cohort["patients"] == default["synthetic"]["cohorts"]["internal"]["patients"]
+    assert archive["synthetic"]["cohorts"]["dlds"] == default["synthetic"]["cohorts"]["dlds"]
 
 
 # Physics of the signal model: the label-defining contrasts come from the equations.

@@ -15,7 +15,7 @@ import numpy as np
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage
 
 from mriseq.synthetic import dicomio, vendors
-from mriseq.synthetic.phantom import build_phantom
+from mriseq.synthetic.phantom import Phantom, build_phantom
 from mriseq.synthetic.plan import PatientContext, SeriesPlan, plan_patient
 from mriseq.synthetic.render import adc_map, render_series
 
@@ -105,8 +105,26 @@ def generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         return _generate_patient(index, entry, raw_dir, cohort, broken_kinds, unkeyed_series)
 
 
-def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
-                      broken_kinds: tuple[str, ...], unkeyed_series: bool) -> PatientResult:
+@dataclass
+class PlannedPatient:
+    """A patient before any file is written: who, on which scanner, and the series planned. The
+    generator's random stream continues from ``rng``."""
+
+    rng: np.random.Generator
+    identity: dict
+    vendor: str
+    field_strength: float
+    manufacturer: str
+    model: str
+    agent: str
+    phantom: Phantom
+    context: PatientContext
+    plans: list[SeriesPlan]
+
+
+def plan_examination(index: int, cohort: dict) -> PlannedPatient:
+    """The examination of patient ``index`` of ``cohort``: every label of its series is fixed
+    here, before rendering (the same seed and index give the same plan)."""
     seed = int(cohort["seed"])
     rng = np.random.default_rng([seed, index])
     dlds = cohort["layout"] == "dlds"
@@ -117,15 +135,33 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     gadoxetate = rng.random() < 0.3
     agent = str(rng.choice(AGENTS["gadoxetate" if gadoxetate else "extracellular"]))
     phantom = build_phantom(rng)
+    protocols = cohort.get("protocols", "full")
+    if protocols not in ("full", "archive"):
+        raise ValueError(f"Config key 'protocols' of a synthetic cohort: {protocols!r} is not "
+                         "one of full, archive.")
     ctx = PatientContext(rng=rng, phantom=phantom, field=field_t, vendor=vendor,
                          slices=tuple(cohort.get("slices_per_series", [12, 20])),
                          oblique_fraction=float(cohort.get("oblique_fraction", 0.1)),
                          noise_scale=float(cohort.get("noise_scale", 1.0)), dlds=dlds,
-                         gadoxetate=gadoxetate)
+                         gadoxetate=gadoxetate, archive=protocols == "archive")
     plans = plan_patient(ctx)
+    return PlannedPatient(rng, identity, vendor, field_t, manufacturer, model, agent, phantom,
+                          ctx, plans)
+
+
+def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
+                      broken_kinds: tuple[str, ...], unkeyed_series: bool) -> PatientResult:
+    planned = plan_examination(index, cohort)
+    rng, identity, vendor, field_t = (planned.rng, planned.identity, planned.vendor,
+                                      planned.field_strength)
+    manufacturer, model, agent = planned.manufacturer, planned.model, planned.agent
+    phantom, ctx, plans = planned.phantom, planned.context, planned.plans
+    dlds = cohort["layout"] == "dlds"
     if unkeyed_series:
-        # A repeated axial T2 (motion) that the DLDS key forgot: a folder without a key row.
-        repeat = next(p for p in plans if p.sequence == "t2" and p.plane == "axial")
+        # A repeated axial T2 (motion) that the DLDS key forgot: a folder without a key row. An
+        # archive-mode examination may have no axial T2; then another series is repeated.
+        repeat = next((p for p in plans if p.sequence == "t2" and p.plane == "axial"),
+                      next(p for p in plans if p.family != "adc"))
         plans.append(SeriesPlan(**{**repeat.__dict__, "keyed": False, "letter": None}))
     numbers = _series_numbers(vendor, len(plans), rng)
 
@@ -133,8 +169,11 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     root = Path(raw_dir) / entry
     style = int(rng.integers(0, 3))  # generic layout: nested study/series, flat, or by series
     study_dir = _hex(rng, 8)
+    extra = {"protocol": ctx.examination.name} if ctx.examination else {}
     result = PatientResult(index=index, entry=entry, identity={
-        **identity, "vendor": vendor, "field_strength": field_t, "agent": agent})
+        **identity, "vendor": vendor, "field_strength": field_t, "agent": agent, **extra})
+    study_description = (ctx.examination.study_description if ctx.examination
+                         else "MRI ABDOMEN WO/W CONTRAST")
     mislead_p = float(cohort.get("misleading_description_fraction", 0.1))
     empty_p = float(cohort.get("empty_description_fraction", 0.1))
 
@@ -179,7 +218,8 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                                     "t1_delayed", "t1_inphase", "dwi", "localizer"]))
             desc = vendors.description(rng, vendor, other, plan.plane, (50, 800))
         header = _series_header(rng, plan, identity, vendor, manufacturer, model, field_t,
-                                study_uid, frame_uid, number, desc, minute, agent)
+                                study_uid, frame_uid, number, desc, minute, agent,
+                                study_description)
         headers[si] = header
         if dlds:
             sdir = root / str(number)
@@ -324,7 +364,8 @@ def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bo
 
 def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufacturer: str,
                    model: str, field_t: float, study_uid: str, frame_uid: str, number: int,
-                   desc: str, minute: float, agent: str) -> dict:
+                   desc: str, minute: float, agent: str,
+                   study_description: str = "MRI ABDOMEN WO/W CONTRAST") -> dict:
     prot = plan.protocols[-1]
     family = "dwi" if plan.family == "adc" else plan.family
     tags = vendors.sequence_tags(vendor, family, prot.b)
@@ -343,7 +384,7 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
         "InstitutionName": "Synthetic General Hospital",
         "StationName": f"MR{int(rng.integers(1, 9))}",
         "BodyPartExamined": "ABDOMEN",
-        "StudyDescription": "MRI ABDOMEN WO/W CONTRAST",
+        "StudyDescription": study_description,
         "StudyInstanceUID": study_uid,
         "SeriesInstanceUID": dicomio.uid(rng),
         "FrameOfReferenceUID": frame_uid,
