@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint corpus bench bench-scan bench-preprocess bench-train bench-dag clean
+.PHONY: setup demo test lint corpus readme-results bench bench-scan bench-preprocess bench-train bench-dag clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: setup
 
 corpus: setup
 	$(BIN)/python tests/realcorpus/build.py
+
+# Copy the headline tables of the last run (results/report/summary.md) into README.md.
+readme-results: setup
+	$(BIN)/python -m mriseq.summary README.md results/report/summary.md
 
 bench: bench-scan bench-preprocess bench-train bench-dag
 

@@ -73,6 +73,17 @@ def test_figures_target_builds_tables_figures_and_report(evaluated):
     warnings = pd.read_csv(results / "internal" / "splits" / "warnings.csv")
     assert list(warnings.columns) == ["task", "class", "patients", "needed", "issue"]
     assert "Split warnings" in page
+    summary = (results / "report" / "summary.md").read_text()
+    assert "Macro-F1" in summary and "| sequence, volume |" in summary
+
+
+def test_report_and_summary_are_byte_identical_when_rebuilt(evaluated):
+    report = evaluated / "results" / "report"
+    before = {name: (report / name).read_bytes() for name in ("index.html", "summary.md")}
+    for name in before:
+        (report / name).unlink()
+    run_snakemake(evaluated, "--cores", "1", "figures")
+    assert {name: (report / name).read_bytes() for name in before} == before
 
 
 def test_snakemake_report_zip(evaluated):

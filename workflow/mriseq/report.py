@@ -8,7 +8,6 @@ is loaded, no TensorFlow); the paths follow CONTRACTS.md and ``workflow/rules/ev
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import html
 import logging
 import os
@@ -100,8 +99,8 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     labelled = [d for d, role in datasets.items() if role != "predict"]
     external = [d for d, role in datasets.items() if role == "external"]
     predict = [d for d, role in datasets.items() if role == "predict"]
-    parts = [f"<h1>mriseq report</h1><p class='note'>generated "
-             f"{_dt.datetime.now().isoformat(timespec='seconds')} from the stored predictions "
+    # No generation time or host: the same results give the same page, byte for byte.
+    parts = [f"<h1>mriseq report</h1><p class='note'>Built from the stored predictions "
              f"and tables under <code>{results}/</code>. Metrics of the fold ensemble with "
              f"bootstrap {ci} (patients resampled). Volume level = majority vote of slice "
              f"predictions.</p>"]

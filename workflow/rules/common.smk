@@ -450,4 +450,4 @@ def synthetic_montages():
 
 
 def report_targets():
-    return ["results/report/index.html"]
+    return ["results/report/index.html", "results/report/summary.md"]

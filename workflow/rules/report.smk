@@ -37,4 +37,37 @@ rule figures:
         evaluate_targets(),
         external_targets(),
         "results/report/index.html",
+        "results/report/summary.md",
     localrule: True
+
+
+def summary_comparisons(wildcards):
+    """The comparison table of every labelled dataset × task, keyed dataset__task."""
+    return {
+        f"{dataset}__{task}": f"results/{dataset}/evaluation/{task}/comparison.csv"
+        for dataset in LABELLED_DATASETS
+        for task in TASKS
+    }
+
+
+# The headline tables as Markdown: README.md's results block is copied from this file
+# (`make readme-results`), so the README shows what the workflow produced, not what was typed.
+rule report_summary:
+    input:
+        unpack(summary_comparisons),
+    output:
+        "results/report/summary.md",
+    log:
+        "logs/report/summary.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        datasets=LABELLED_DATASETS,
+        tasks=TASKS,
+        models=EVAL_MODELS,
+    script:
+        "../scripts/report_summary.py"
