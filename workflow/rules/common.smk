@@ -337,6 +337,20 @@ def evaluation_inputs(wildcards):
     return inputs
 
 
+def validation_metrics_files(wildcards):
+    """Every fold model's val_metrics.json, by model family (CNN and baselines)."""
+    return {
+        f"{model}__{task}": expand(
+            "results/models/{model}/{task}/fold{fold}/val_metrics.json",
+            model=model,
+            task=task,
+            fold=FOLDS,
+        )
+        for model in EVAL_MODELS
+        for task in TASKS
+    }
+
+
 def confusion_files(dataset, task, figures=False):
     """Confusion tables (or their figures) of one dataset×task; volume level = majority vote."""
     name = "confusion_{model}_{level}_{kind}"
@@ -446,6 +460,15 @@ def synthetic_montages():
         name: f"results/synthetic/{ds['synthetic']}/montage.png"
         for name, ds in config["datasets"].items()
         if ds.get("synthetic")
+    }
+
+
+def summary_comparisons(wildcards):
+    """The comparison table of every labelled dataset × task, keyed dataset__task."""
+    return {
+        f"{dataset}__{task}": f"results/{dataset}/evaluation/{task}/comparison.csv"
+        for dataset in LABELLED_DATASETS
+        for task in TASKS
     }
 
 

@@ -51,20 +51,6 @@ rule evaluate_predictions:
         "../scripts/evaluate.py"
 
 
-def validation_metrics_files(wildcards):
-    """Every fold model's val_metrics.json, by model family (CNN and baselines)."""
-    return {
-        f"{model}__{task}": expand(
-            "results/models/{model}/{task}/fold{fold}/val_metrics.json",
-            model=model,
-            task=task,
-            fold=FOLDS,
-        )
-        for model in EVAL_MODELS
-        for task in TASKS
-    }
-
-
 # The fold jobs flag what each can see on its own; comparing a model with the histogram forest
 # on the same fold needs both, so it runs once all fold models exist.
 rule training_health:

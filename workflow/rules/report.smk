@@ -41,15 +41,6 @@ rule figures:
     localrule: True
 
 
-def summary_comparisons(wildcards):
-    """The comparison table of every labelled dataset × task, keyed dataset__task."""
-    return {
-        f"{dataset}__{task}": f"results/{dataset}/evaluation/{task}/comparison.csv"
-        for dataset in LABELLED_DATASETS
-        for task in TASKS
-    }
-
-
 # The headline tables as Markdown: README.md's results block is copied from this file
 # (`make readme-results`), so the README shows what the workflow produced, not what was typed.
 rule report_summary:
