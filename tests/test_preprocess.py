@@ -12,7 +12,7 @@ import pandas as pd
 import pydicom
 import pytest
 from hostile.corpus import part10_dataset
-from mriseq.dicomio import REASONS
+from mriseq.dicom import REASONS
 from mriseq.pixels import DecodeError, decode, decode_native, native_layout, split_mosaic
 from mriseq.preprocess import (
     INDEX_COLUMNS,

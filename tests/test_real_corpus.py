@@ -30,10 +30,11 @@ from conftest import run_snakemake
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hostile.workflow import write_config, write_labels, write_patient  # noqa: E402
-from mriseq import dicomio  # noqa: E402
+from mriseq.dicom import REASONS  # noqa: E402
+from mriseq.geometry import header_orientation  # noqa: E402
 from mriseq.preprocess import preprocess_frames, preprocess_shard  # noqa: E402
 from mriseq.privacy import pseudonym  # noqa: E402
-from mriseq.scan import header_orientation, scan_files  # noqa: E402
+from mriseq.scan import scan_files  # noqa: E402
 from realcorpus import files as corpus  # noqa: E402
 from realcorpus.build import CorpusUnavailable, build_corpus  # noqa: E402
 
@@ -116,7 +117,7 @@ def test_every_file_lands_in_exactly_one_table_with_a_specific_reason(archive, s
     assert not kept & rejected
     assert kept | rejected == listed
     assert len(files) + len(rejects) == len(listed)
-    assert set(rejects["reason"]) <= set(dicomio.REASONS)
+    assert set(rejects["reason"]) <= set(REASONS)
     # reader_error means a reader bug met a real file: none may be left.
     assert "reader_error" not in set(rejects["reason"]), rejects[rejects.reason == "reader_error"]
     # Gzip-compressed DICOM is read (see below); nibabel's Siemens mosaics share a series with
@@ -149,11 +150,11 @@ def _number(value):
 
 
 def _functional(ds, sequence: str, keyword: str):
-    """keyword from the dataset itself, else the shared, else the first per-frame functional
-    group's ``sequence`` item."""
+    """keyword from the dataset itself, else the first frame's per-frame, else the shared
+    functional group's ``sequence`` item (per-frame groups override shared ones)."""
     if keyword in ds and ds[keyword].value not in (None, ""):
         return ds[keyword].value
-    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+    for groups in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
         items = ds.get(groups)
         if items and sequence in items[0] and items[0][sequence].value:
             inner = items[0][sequence][0]

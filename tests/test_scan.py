@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hostile.corpus import build_corpus, mr_dataset, save  # noqa: E402
-from mriseq import dicomio  # noqa: E402
+from mriseq import dicom  # noqa: E402
+from mriseq.dicom.fallback import read_with_pydicom  # noqa: E402
+from mriseq.dicom.validate import validate_fields  # noqa: E402
+from mriseq.geometry import header_orientation  # noqa: E402
 from mriseq.scan import (  # noqa: E402
     count_files,
-    header_orientation,
     merge_manifests,
     printable_path,
     scan_files,
@@ -115,11 +117,11 @@ def test_fast_reader_matches_pydicom(tmp_path):
     paths = [save(mr_dataset(instance=3), tmp_path / "e.dcm"),
              save(mr_dataset(instance=4), tmp_path / "i.dcm", implicit=True)]
     for path in paths:
-        fast = dicomio.read_header(path)
+        fast = dicom.read_header(path)
         assert fast.reader == "fast" and fast.ok
         with open(path, "rb") as handle:
-            fields, pixel = dicomio._read_with_pydicom(handle, path.stat().st_size)
-        slow = dicomio._validate(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
+            fields, pixel = read_with_pydicom(handle, path.stat().st_size)
+        slow = validate_fields(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
         assert slow.ok
         def present(fields):
             return {k: v for k, v in fields.items() if v not in (None, []) and k != "b_value"}
@@ -129,8 +131,8 @@ def test_fast_reader_matches_pydicom(tmp_path):
 
 def test_max_pixels_is_a_parameter(tmp_path):
     save(mr_dataset(rows=32, columns=32), tmp_path / "p" / "a.dcm")
-    assert dicomio.read_header(tmp_path / "p" / "a.dcm", max_pixels=1024).ok
-    result = dicomio.read_header(tmp_path / "p" / "a.dcm", max_pixels=1023)
+    assert dicom.read_header(tmp_path / "p" / "a.dcm", max_pixels=1024).ok
+    result = dicom.read_header(tmp_path / "p" / "a.dcm", max_pixels=1023)
     assert result.reason == "implausible_size"
 
 
@@ -168,8 +170,8 @@ def test_mutated_bytes_never_crash_the_reader(tmp_path, data):
             raw[at:at + 8] = b"\xff" * 8
     path = tmp_path / "fuzz.dcm"
     path.write_bytes(bytes(raw))
-    result = dicomio.read_header(path)
-    assert result.ok or result.reason in dicomio.REASONS
+    result = dicom.read_header(path)
+    assert result.ok or result.reason in dicom.REASONS
     if result.ok:
         assert result.fields["rows"] * result.fields["columns"] <= 1 << 24
 
@@ -239,11 +241,11 @@ def test_private_b_values_of_each_vendor(tmp_path, implicit, vendor, group, crea
     ds.private_block(group, creator, create=True).add_new(
         {0x2001: 0x03, 0x0043: 0x39, 0x0019: 0x0C}[group], vr, value)
     path = save(ds, tmp_path / "dwi.dcm", implicit=implicit)
-    fast = dicomio.read_header(path)
+    fast = dicom.read_header(path)
     assert fast.ok and fast.reader == "fast"
     assert fast.fields["b_value"] == expected
     with open(path, "rb") as handle:
-        fields, _ = dicomio._read_with_pydicom(handle, path.stat().st_size)
+        fields, _ = read_with_pydicom(handle, path.stat().st_size)
     assert fields["b_value"] == expected
 
 
@@ -266,14 +268,14 @@ def test_mosaic_images_read_alike_by_both_readers(tmp_path, implicit, creator, i
     if count is not None:
         ds.private_block(0x0019, creator, create=True).add_new(0x0A, "US", count)
     path = save(ds, tmp_path / "mosaic.dcm", implicit=implicit)
-    fast = dicomio.read_header(path)
+    fast = dicom.read_header(path)
     assert fast.ok and fast.reader == "fast"
     with open(path, "rb") as handle:
-        fields, pixel = dicomio._read_with_pydicom(handle, path.stat().st_size)
-    slow = dicomio._validate(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
+        fields, pixel = read_with_pydicom(handle, path.stat().st_size)
+    slow = validate_fields(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
     assert fast.fields["mosaic_images"] == slow.fields["mosaic_images"] == expected
     assert fast.fields["spacing_between_slices"] == slow.fields["spacing_between_slices"] == 3.6
-    assert dicomio.dataset_mosaic_images(pydicom.dcmread(path)) == expected
+    assert dicom.dataset_mosaic_images(pydicom.dcmread(path)) == expected
     files, _ = scan_files(tmp_path, ["mosaic.dcm"], "s000", KEY)
     assert files["mosaic_images"].tolist() == [expected]
     assert files["mosaic_images"].dtype == "int64"
@@ -298,7 +300,7 @@ def test_gzip_compressed_dicom_is_read_transparently(tmp_path):
     plain = save(mr_dataset(), tmp_path / "a.dcm")
     packed = tmp_path / "a.dcm.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
-    direct, inflated = dicomio.read_header(plain), dicomio.read_header(packed)
+    direct, inflated = dicom.read_header(plain), dicom.read_header(packed)
     assert inflated.ok and inflated.reader == "fast"
     # Same fields; the pixel offset refers to the inflated stream, so preprocessing decodes it.
     assert inflated.fields["pixel_offset"] == -1
@@ -308,7 +310,7 @@ def test_gzip_compressed_dicom_is_read_transparently(tmp_path):
 
     broken = tmp_path / "b.dcm.gz"
     broken.write_bytes(packed.read_bytes()[: len(packed.read_bytes()) // 2])
-    result = dicomio.read_header(broken)
+    result = dicom.read_header(broken)
     assert result.reason == "gzip_error" and "inflated" in result.message
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from mriseq.balance import balanced_class_weights
 from mriseq.metrics import classification_metrics
+from mriseq.provenance import derive_seed
 from mriseq.tfdata import (
     TrainingDataError,
     encode_labels,
@@ -16,7 +17,7 @@ from mriseq.tfdata import (
     fold_positions,
     open_tensors,
 )
-from mriseq.train import derive_seed, train_cnn
+from mriseq.train import train_cnn
 from train_fixtures import SEQUENCES, TRAIN_CONFIG, fabricate
 
 CLASSES = ["t1_inphase", "t1_opposed", "t2", "dwi", "t1_portal"]  # t1_opposed never occurs

@@ -8,7 +8,7 @@ the same warm page cache:
 
 The cohort (what one file looks like; pydicom takes 0.4-1 ms per real file):
   * six series templates in vendor style, built with the synthetic generator's own header code
-    (mriseq.synthetic.dicomio.new_dataset / SeriesWriter, mriseq.synthetic.vendors):
+    (mriseq.synthetic.writer.new_dataset / SeriesWriter, mriseq.synthetic.vendors):
     Siemens 256² and 192² (DWI, b-value in SIEMENS MR HEADER), GE 256² implicit VR and 128²,
     Philips 256², Canon 192²; all uncompressed 16-bit, 1 frame;
   * 106-108 standard top-level elements (patient / study / series / equipment / MR acquisition /
@@ -55,8 +55,8 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageS
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mriseq.scan import scan_shard  # noqa: E402
-from mriseq.synthetic import dicomio as synthetic_dicom  # noqa: E402
 from mriseq.synthetic import vendors  # noqa: E402
+from mriseq.synthetic import writer as synthetic_writer  # noqa: E402
 
 COHORT_VERSION = 2  # bump when a template changes: the cached cohort is rebuilt
 PER_SERIES = 40
@@ -195,7 +195,7 @@ def _vendor_private(ds: Dataset, vendor: str, rng: np.random.Generator, b_value)
 def template(index: int, vendor: str, matrix: int, transfer_syntax: str, family: str, b_value,
              rng: np.random.Generator) -> Dataset:
     """One vendor-style MR series template (pixel data set per file by the writer)."""
-    ds = synthetic_dicom.new_dataset(MRImageStorage, transfer_syntax)
+    ds = synthetic_writer.new_dataset(MRImageStorage, transfer_syntax)
     manufacturer, model = vendors.manufacturer(rng, vendor, 3.0)
     date = "20240102"
     ds.SpecificCharacterSet = "ISO_IR 100"
@@ -224,13 +224,13 @@ def template(index: int, vendor: str, matrix: int, transfer_syntax: str, family:
     ds.ManufacturerModelName = model
     step = Dataset()
     step.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.3"
-    step.ReferencedSOPInstanceUID = synthetic_dicom.uid(rng)
+    step.ReferencedSOPInstanceUID = synthetic_writer.uid(rng)
     ds.ReferencedPerformedProcedureStepSequence = Sequence([step])
     references = []
     for _ in range(3):
         ref = Dataset()
         ref.ReferencedSOPClassUID = MRImageStorage
-        ref.ReferencedSOPInstanceUID = synthetic_dicom.uid(rng)
+        ref.ReferencedSOPInstanceUID = synthetic_writer.uid(rng)
         references.append(ref)
     ds.ReferencedImageSequence = Sequence(references)
     ds["ReferencedImageSequence"].is_undefined_length = True
@@ -273,15 +273,15 @@ def template(index: int, vendor: str, matrix: int, transfer_syntax: str, family:
     if b_value is not None:
         ds.DiffusionBValue = float(b_value)
         ds.DiffusionGradientOrientation = [0.0, 0.0, 1.0]
-    ds.StudyInstanceUID = synthetic_dicom.uid(rng)
-    ds.SeriesInstanceUID = synthetic_dicom.uid(rng)
+    ds.StudyInstanceUID = synthetic_writer.uid(rng)
+    ds.SeriesInstanceUID = synthetic_writer.uid(rng)
     ds.StudyID = "1"
     ds.SeriesNumber = 3 + index
     ds.AcquisitionNumber = 1
     ds.InstanceNumber = 1
     ds.ImagePositionPatient = [-190.0, -170.5, 120.0]
     ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    ds.FrameOfReferenceUID = synthetic_dicom.uid(rng)
+    ds.FrameOfReferenceUID = synthetic_writer.uid(rng)
     ds.PositionReferenceIndicator = ""
     ds.SliceLocation = "120.0"
     ds.ImageComments = "bench"
@@ -326,17 +326,17 @@ def build_cohort(root: Path, n_files: int) -> list[str]:
         for s in range(n_series):
             index, vendor, matrix, ts, family, b_value = specs[s % len(specs)]
             ds = template(index, vendor, matrix, ts, family, b_value, rng)
-            ds.SeriesInstanceUID = synthetic_dicom.uid(rng)
+            ds.SeriesInstanceUID = synthetic_writer.uid(rng)
             ds.SeriesNumber = s + 1
             patient = s // SERIES_PER_PATIENT
             ds.PatientID = f"BENCH{patient:06d}"
-            writer = synthetic_dicom.SeriesWriter(ds)
+            writer = synthetic_writer.SeriesWriter(ds)
             folder = root / f"patient_{patient:04d}" / f"series_{s:05d}"
             for k in range(min(PER_SERIES, n_files - written)):
                 ds.InstanceNumber = k + 1
                 ds.ImagePositionPatient = [-190.0, -170.5, 120.0 - 7.2 * k]
                 ds.SliceLocation = f"{120.0 - 7.2 * k:.1f}"
-                writer.write(folder / f"IM{k:05d}.dcm", synthetic_dicom.uid(rng), pixels[matrix])
+                writer.write(folder / f"IM{k:05d}.dcm", synthetic_writer.uid(rng), pixels[matrix])
                 written += 1
         marker.write_text("ok\n")
     return sorted(e for e in os.listdir(root) if not e.startswith("."))
@@ -394,7 +394,7 @@ def _scan_loop(archive: Path, items: list[tuple[str, str]], workers: int) -> flo
 
 
 def real_corpus_benchmark(workers: int, at_least: int, rounds: int = 2) -> None:
-    from mriseq.dicomio import _FIELDS, _PRIVATE_B_VALUES
+    from mriseq.dicom.fields import FIELDS, PRIVATE_B_VALUES
     from real_corpus import all_files, corpus_or_none, repeated
 
     archive = corpus_or_none()
@@ -405,7 +405,7 @@ def real_corpus_benchmark(workers: int, at_least: int, rounds: int = 2) -> None:
     paths = [archive / rel for _, rel in items]
     # What the scan needs, as pydicom tags: its fields plus the vendor b-value elements and their
     # private creators in the first 16 private blocks (where vendors put them).
-    tags = sorted(_FIELDS) + [group << 16 | element for group, offset, _, _ in _PRIVATE_B_VALUES
+    tags = sorted(FIELDS) + [group << 16 | element for group, offset, _, _ in PRIVATE_B_VALUES
                               for block in range(0x10, 0x20)
                               for element in (block, block << 8 | offset)]
     best: dict[str, float] = {}

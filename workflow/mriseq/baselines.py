@@ -20,8 +20,8 @@ from mriseq.balance import balanced_class_weights
 from mriseq.features import feature_columns
 from mriseq.health import fold_health, log_flags
 from mriseq.metrics import classification_metrics
+from mriseq.provenance import config_hash, derive_seed, package_versions
 from mriseq.tfdata import TrainingDataError, encode_labels, fold_positions
-from mriseq.train import config_hash, derive_seed, package_versions
 
 log = logging.getLogger("mriseq.baselines")
 

@@ -49,7 +49,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from mriseq.dicomio import ENHANCED_MR_CLASSES, dataset_mosaic_images, mosaic_grid
+from mriseq.dicom import ENHANCED_MR_CLASSES, dataset_mosaic_images, mosaic_grid
+from mriseq.geometry import frame_position, functional_item
 
 # ITU-R BT.601 luma weights: the usual RGB -> gray conversion for secondary captures.
 GZIP_MAGIC = b"\x1f\x8b"
@@ -325,27 +326,12 @@ def _to_gray(frames: np.ndarray, ds: Dataset) -> np.ndarray:
     return frames.astype(np.float32)
 
 
-def _functional_item(ds: Dataset, frame: int, sequence: str) -> Dataset | None:
-    """The first item of ``sequence`` for ``frame`` in an enhanced object (per-frame, else
-    shared functional groups), or None for classic objects."""
-    if 0x52009229 not in ds and 0x52009230 not in ds:  # classic object: skip keyword lookups
-        return None
-    for groups, index in (("PerFrameFunctionalGroupsSequence", frame),
-                          ("SharedFunctionalGroupsSequence", 0)):
-        items = ds.get(groups)
-        if items and index < len(items):
-            inner = items[index].get(sequence)
-            if inner:
-                return inner[0]
-    return None
-
-
 def _apply_rescale(frames: np.ndarray, ds: Dataset) -> np.ndarray:
     if ds.get("ModalityLUTSequence"):
         from pydicom.pixels import apply_modality_lut
 
         return np.asarray(apply_modality_lut(frames, ds), dtype=np.float32)
-    per_frame = [_functional_item(ds, i, "PixelValueTransformationSequence")
+    per_frame = [functional_item(ds, i, "PixelValueTransformationSequence")
                  for i in range(len(frames))]
     for i, item in enumerate(per_frame):
         source = item if item is not None else ds
@@ -370,25 +356,22 @@ def _float(value, default: float) -> float:
 
 
 def frame_positions(ds: Dataset, n_frames: int) -> np.ndarray:
-    """Position of each frame along its slice normal (IPP · (row × column cosines)); NaN where the
-    header has no usable geometry."""
+    """Position of each frame along its slice normal (IPP · (row × column cosines),
+    :func:`mriseq.geometry.frame_position`); NaN where the header has no usable geometry. An
+    enhanced object's frames take IPP and IOP from their functional groups (per-frame over
+    shared), others from the top level."""
     positions = np.full(n_frames, np.nan)
     for i in range(n_frames):
-        plane = _functional_item(ds, i, "PlanePositionSequence")
-        orientation = _functional_item(ds, i, "PlaneOrientationSequence")
+        plane = functional_item(ds, i, "PlanePositionSequence")
+        orientation = functional_item(ds, i, "PlaneOrientationSequence")
         ipp = (plane or ds).get("ImagePositionPatient")
         iop = (orientation or ds).get("ImageOrientationPatient")
-        try:
-            cosines = np.asarray(iop, dtype=float).reshape(2, 3)
-            normal = np.cross(cosines[0], cosines[1])
-            positions[i] = float(np.dot(np.asarray(ipp, dtype=float), normal))
-        except (TypeError, ValueError):
-            continue
+        positions[i] = frame_position(iop, ipp)
     return positions
 
 
 def pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
-    measures = _functional_item(ds, 0, "PixelMeasuresSequence")
+    measures = functional_item(ds, 0, "PixelMeasuresSequence")
     spacing = (measures or ds).get("PixelSpacing") or ds.get("ImagerPixelSpacing")
     try:
         row, column = (float(v) for v in spacing)

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image  # imported before the pool forks, not once per worker
 
-from mriseq.dicomio import one_line
+from mriseq.dicom import one_line
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.pixels import DecodeError, NativeLayout, decode, decode_native, native_layout

@@ -2,12 +2,14 @@
 
 A shard is a group of top-level entries of the raw directory (usually one patient each, see
 ``mriseq.sharding``). ``scan_shard`` lists every file under its entries, reads each header with
-``mriseq.dicomio.read_header`` in a pool of worker processes, pseudonymises identifiers inside the
+``mriseq.dicom.read_header`` in a pool of worker processes, pseudonymises identifiers inside the
 worker (raw UIDs and patient IDs never leave it), applies the per-shard checks (duplicate
 SOPInstanceUID, Rows/Columns differing inside a series) and writes two Parquet files. Every file
 found lands in exactly one of them. ``merge_manifests`` concatenates the shards, rejects SOP
 instances duplicated across shards, builds the per-series table, joins the reference labels
-(``mriseq.labels``) and writes the QC summary.
+(``mriseq.labels``) and writes the QC summary. A file's plane (``header_orientation``) and its
+position along the slice normal come from ``mriseq.geometry``, which the decoder and the
+synthetic generator share.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mriseq.dicomio import one_line, read_header
+from mriseq.dicom import one_line, read_header
+from mriseq.geometry import orientation_label, position_along, slice_normal
 from mriseq.io import write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.privacy import pseudonym, resolve_key
@@ -60,42 +63,6 @@ _LAYOUT_DEFAULTS = {"bits_allocated": 16, "pixel_representation": 0, "samples_pe
                     "planar_configuration": 0, "mosaic_images": 0}
 REJECT_COLUMNS = ["path", "shard", "stage", "reason", "message"]
 _CHUNK = 256  # files per worker task: large enough to amortise inter-process traffic
-
-
-# ----------------------------------------------------------------------------------------------
-# Geometry
-
-
-def header_orientation(iop: Sequence[float] | None, tolerance: float) -> str:
-    """axial / coronal / sagittal when the slice normal's dominant component (of the unit normal)
-    is at least ``tolerance`` in magnitude, else oblique; unknown without a usable IOP."""
-    return _orientation(slice_normal(iop), tolerance)
-
-
-def _orientation(normal: tuple[float, float, float] | None, tolerance: float) -> str:
-    if normal is None:
-        return "unknown"
-    magnitudes = [abs(c) for c in normal]
-    axis = magnitudes.index(max(magnitudes))
-    if magnitudes[axis] < tolerance:
-        return "oblique"
-    return ("sagittal", "coronal", "axial")[axis]
-
-
-def slice_normal(iop: Sequence[float] | None) -> tuple[float, float, float] | None:
-    """Unit normal (row cosines x column cosines) in patient coordinates, or None."""
-    # Plain floats, not NumPy: this runs once per file and np.cross costs ~20 us on 3-vectors.
-    if iop is None or len(iop) != 6:
-        return None
-    try:
-        rx, ry, rz, cx, cy, cz = (float(v) for v in iop)
-    except (TypeError, ValueError):
-        return None
-    normal = (ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx)
-    norm = math.sqrt(sum(c * c for c in normal))
-    if not math.isfinite(norm) or norm < 1e-6:
-        return None
-    return (normal[0] / norm, normal[1] / norm, normal[2] / norm)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -168,7 +135,7 @@ def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[boo
     ipp = _padded(f.get("ipp"), 3)
     spacing = _padded(f.get("pixel_spacing") or f.get("imager_pixel_spacing"), 2)
     normal = slice_normal(iop)
-    position = sum(n * p for n, p in zip(normal, ipp, strict=True)) if normal else math.nan
+    position = position_along(normal, ipp)
     # Without a PatientID the top-level entry stands in for the patient (keeps splits grouped).
     patient = f.get("patient_id") or f"entry:{entry}"
     series_dir = os.path.dirname(rel) or "."
@@ -182,7 +149,7 @@ def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[boo
         bool(f.get("contrast_agent")),
         *iop, *ipp, *spacing, _float(f.get("slice_thickness")),
         _float(f.get("spacing_between_slices")),
-        _orientation(normal, tolerance), position,
+        orientation_label(normal, tolerance), position,
         *(_layout_int(f, c) for c in PIXEL_LAYOUT),
         _float(f.get("rescale_slope")), _float(f.get("rescale_intercept")),
         bool(f.get("modality_lut")),

@@ -6,12 +6,9 @@ Outputs (CONTRACTS.md, ``results/models/cnn/{task}/fold{fold}/``): ``model.keras
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import platform
 import time
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
@@ -21,6 +18,7 @@ from mriseq import io
 from mriseq.balance import balanced_class_weights, drawn_labels
 from mriseq.health import fold_health, log_flags
 from mriseq.metrics import classification_metrics
+from mriseq.provenance import config_hash, derive_seed, package_versions
 from mriseq.tfdata import (
     TrainingDataError,
     encode_labels,
@@ -32,31 +30,6 @@ from mriseq.tfdata import (
 )
 
 log = logging.getLogger("mriseq.train")
-
-PACKAGES = ("mriseq", "tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn",
-            "pyarrow")
-
-
-def derive_seed(seed: int, task: str, fold: int) -> int:
-    """A per-job seed from the config seed, the task and the fold (stable across runs/machines)."""
-    digest = hashlib.sha256(f"{seed}/{task}/{fold}".encode()).digest()
-    return int.from_bytes(digest[:4], "little") % (2**31 - 1)
-
-
-def config_hash(*parts: Any) -> str:
-    """Short SHA-256 of the JSON form of everything that determines a model."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 class _Throughput:

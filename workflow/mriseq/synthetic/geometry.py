@@ -3,6 +3,10 @@
 DICOM conventions: ImageOrientationPatient holds the direction of increasing column index (``row``)
 then of increasing row index (``col``); the pixel (r, c) lies at IPP + c·Δc·row + r·Δr·col with
 PixelSpacing = (Δr, Δc). The slice normal is row × col.
+
+The normal and the plane label come from :mod:`mriseq.geometry`, the functions the scan applies
+to the headers written here, so that a series' orientation label follows the very rule that reads
+its header; the rotations and the resampling are the generator's own.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mriseq.geometry import header_orientation, plane_normal
 from mriseq.synthetic.phantom import Phantom
 
 # (row direction, column direction) of the standard planes, radiological display.
@@ -28,15 +33,6 @@ def rotation(axis: np.ndarray, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
-def orientation_label(normal: np.ndarray, tolerance: float = 0.8) -> str:
-    """The plane a slice normal belongs to; ``oblique`` when no component reaches ``tolerance``."""
-    n = np.abs(normal) / np.linalg.norm(normal)
-    axis = int(np.argmax(n))
-    if n[axis] < tolerance:
-        return "oblique"
-    return ("sagittal", "coronal", "axial")[axis]
-
-
 @dataclass
 class Geometry:
     row_dir: np.ndarray
@@ -50,7 +46,14 @@ class Geometry:
 
     @property
     def normal(self) -> np.ndarray:
-        return np.cross(self.row_dir, self.col_dir)
+        """row × col: of unit length, as both directions are."""
+        return np.array(plane_normal((*self.row_dir, *self.col_dir)))
+
+    @property
+    def plane(self) -> str:
+        """The plane label of the true (unrounded) slice normal: axial, coronal, sagittal or
+        oblique, by the rule the scan applies to headers."""
+        return header_orientation((*self.row_dir, *self.col_dir))
 
     @property
     def orientation(self) -> list[float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage
 
-from mriseq.synthetic import dicomio, vendors
+from mriseq.synthetic import vendors, writer
 from mriseq.synthetic.phantom import Phantom, build_phantom
 from mriseq.synthetic.plan import PatientContext, SeriesPlan, plan_patient
 from mriseq.synthetic.render import adc_map, render_series
@@ -165,7 +165,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         plans.append(SeriesPlan(**{**repeat.__dict__, "keyed": False, "letter": None}))
     numbers = _series_numbers(vendor, len(plans), rng)
 
-    study_uid, frame_uid = dicomio.uid(rng), dicomio.uid(rng)
+    study_uid, frame_uid = writer.uid(rng), writer.uid(rng)
     root = Path(raw_dir) / entry
     style = int(rng.integers(0, 3))  # generic layout: nested study/series, flat, or by series
     study_dir = _hex(rng, 8)
@@ -229,11 +229,11 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                     2: root / f"SE{number:04d}"}[style]
             ext = str(rng.choice(["", ".dcm"]))
         series_dirs[si] = sdir
-        ts = dicomio.transfer_syntax(vendor, rng)
+        ts = writer.transfer_syntax(vendor, rng)
         slope = float(rng.uniform(1.2, 4.0)) if vendor == "philips" else 1.0
         target = float(rng.uniform(900, 3800))
         scale = 1.0 if plan.family == "adc" else target / reference
-        ds = dicomio.new_dataset(MRImageStorage, ts)
+        ds = writer.new_dataset(MRImageStorage, ts)
         for key, value in header.items():
             setattr(ds, key, value)
         if slope != 1.0:
@@ -244,7 +244,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         mismatch_slice = (len(geo.offsets) // 2 if targets.get("geometry_mismatch") == si
                           else None)
         legacy = ts == ImplicitVRLittleEndian and not dlds and rng.random() < 0.2
-        writer = dicomio.SeriesWriter(ds, part10=not legacy)
+        series_writer = writer.SeriesWriter(ds, part10=not legacy)
         for bi, slices in enumerate(images):
             if plan.family == "dwi":
                 ds.DiffusionBValue = float(plan.protocols[bi].b)
@@ -268,7 +268,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                 w_c = float(np.percentile(stored, 99)) / 2 + 1
                 ds.WindowCenter, ds.WindowWidth = round(w_c, 1), round(2 * w_c, 1)
                 path = sdir / f"{_hex(rng, int(rng.choice([12, 16, 20])))}{ext}"
-                writer.write(path, dicomio.uid(rng), stored)
+                series_writer.write(path, writer.uid(rng), stored)
                 paths.append(path)
                 previews[si] = stored
                 if i == mismatch_slice and bi == 0:
@@ -338,7 +338,7 @@ def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bo
         victim.write_bytes(data[: int(len(data) * rng.uniform(0.55, 0.75))])
         return victim
     if kind == "not_dicom":
-        fresh.write_bytes(dicomio.png_bytes(preview))
+        fresh.write_bytes(writer.png_bytes(preview))
         return fresh
     if kind == "no_pixel_data":
         ds = dcmread(paths[0], force=True, stop_before_pixels=True)
@@ -347,12 +347,12 @@ def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bo
             if keyword in ds:
                 delattr(ds, keyword)
         ds.InstanceNumber = len(paths) + 1
-        meta = dicomio.new_dataset(MRImageStorage, ExplicitVRLittleEndian).file_meta
+        meta = writer.new_dataset(MRImageStorage, ExplicitVRLittleEndian).file_meta
         ds.file_meta = meta
-        dicomio.write(ds, fresh, dicomio.uid(rng))
+        writer.write(ds, fresh, writer.uid(rng))
         return fresh
     if kind == "not_mr":
-        dicomio.write(dicomio.secondary_capture(rng, header), fresh, dicomio.uid(rng))
+        writer.write(writer.secondary_capture(rng, header), fresh, writer.uid(rng))
         return fresh
     if kind == "duplicate_sop_instance":
         original = paths[int(rng.integers(len(paths)))]
@@ -386,7 +386,7 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
         "BodyPartExamined": "ABDOMEN",
         "StudyDescription": study_description,
         "StudyInstanceUID": study_uid,
-        "SeriesInstanceUID": dicomio.uid(rng),
+        "SeriesInstanceUID": writer.uid(rng),
         "FrameOfReferenceUID": frame_uid,
         "SeriesNumber": number,
         "SeriesDescription": desc,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mriseq.synthetic.geometry import BASE_PLANES, Geometry, orientation_label, rotation
+from mriseq.synthetic.geometry import BASE_PLANES, Geometry, rotation
 from mriseq.synthetic.phantom import Phantom
 from mriseq.synthetic.protocols import STACKS, ExaminationProtocol, draw_examination, slice_count
 from mriseq.synthetic.signal import Protocol, in_phase_te, stir_ti
@@ -43,7 +43,7 @@ class SeriesPlan:
 
     @property
     def orientation(self) -> str:
-        return orientation_label(self.geometry.normal)
+        return self.geometry.plane
 
     @property
     def contrast(self) -> str:
