@@ -6,22 +6,31 @@ beside the project virtualenv (never into it: where no controller answers, the p
 every snakemake start). The test then runs the tiny config (config/test.yaml) with
 `--executor slurm --workflow-profile workflow/profiles/slurm` end to end (raw DICOM to the HTML
 report) and checks, from SLURM's own accounting, that every job went through sbatch with the
-resources the profile asks for and that training jobs got a GPU.
+resources the profile asks for, that training jobs got a GPU and that the plugin's partition
+selection (`--slurm-partition-config`) sent GPU jobs to the GPU partition and the rest elsewhere.
+
+The checks that need no cluster run everywhere: the profile and the documented command leave the
+partition to the plugin, memory grows with the attempt, and partitions.example.yaml places every
+rule the profile sizes.
 
 Skipped, with the reason, where no cluster can be set up: not root, no apt-get, no network for the
-plugin. A machine that already runs SLURM (sbatch works, `setup_slurm.sh status` succeeds) is used
-as it is.
+plugin. A machine that already runs SLURM (sbatch works, `setup_slurm.sh status` succeeds) with
+partitions `main` and `gpu` is used as it is; one without them is reconfigured only when its
+slurm.conf is the one setup_slurm.sh wrote, and skipped otherwise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -29,8 +38,6 @@ from conftest import REPO, SNAKEMAKE, TEST_CONFIG, copy_workdir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 from bench_dag import job_counts  # noqa: E402
-
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 SETUP = REPO / "tests" / "slurm" / "setup_slurm.sh"
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
@@ -45,6 +52,75 @@ OUTPUTS = ["results/report/index.html", "results/dlds/evaluation/generalisation_
 GPU_RULES = {rule for rule, resources in yaml.safe_load((PROFILE / "config.yaml").read_text())[
     "set-resources"].items() if resources.get("gpu")}
 RUN_TIMEOUT_S = 900
+# The test cluster's partitions (tests/slurm/setup_slurm.sh): one node in both, main the default.
+CPU_PARTITION, GPU_PARTITION = "main", "gpu"
+
+
+def profile_resources(attempt: int) -> dict[str, dict[str, int]]:
+    """The profile's set-resources per rule as Snakemake evaluates them for one attempt, read with
+    Snakemake's own profile and --set-resources parsers."""
+    from snakemake.cli import parse_set_resources
+    from snakemake.profiles import ProfileConfigFileParser
+
+    stream = io.StringIO((PROFILE / "config.yaml").read_text())
+    stream.name = str(PROFILE / "config.yaml")
+    parsed = parse_set_resources(ProfileConfigFileParser().parse(stream)["set-resources"])
+    evaluated = {}
+    for rule, resources in parsed.items():
+        evaluated[rule] = {}
+        for name, resource in resources.items():
+            if resource.is_evaluable():
+                resource = resource.evaluate(wildcards={}, input=[], attempt=attempt, threads=1,
+                                             rulename=rule, async_run=None)
+            evaluated[rule][name] = resource.value
+    return evaluated
+
+
+def test_partition_is_left_to_the_plugin():
+    """A job's `slurm_partition` resource makes the plugin skip its partition selection: neither
+    the profile nor the documented command may set one, and the command passes a partition file."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert "slurm_partition" not in (profile.get("default-resources") or {})
+    for rule, resources in profile["set-resources"].items():
+        assert "slurm_partition" not in resources, rule
+    section = (REPO / "README.md").read_text().split("## Run on a SLURM cluster", 1)[1]
+    command = re.search(r"```bash\n(.*?)```", section, re.S)[1]
+    assert "--executor slurm" in command and "--slurm-partition-config" in command, command
+    assert "slurm_partition" not in command, command
+    assert "slurm_partition=" not in (PROFILE / "config.yaml").read_text().split("executor:")[0]
+
+
+def test_retry_asks_for_more_memory():
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    assert profile["retries"] >= 1
+    first, second = profile_resources(1), profile_resources(2)
+    for rule in first:
+        assert isinstance(first[rule]["mem_mb"], int), (rule, first[rule])
+        assert second[rule]["mem_mb"] == 2 * first[rule]["mem_mb"], rule
+        assert {k: v for k, v in second[rule].items() if k != "mem_mb"} == \
+            {k: v for k, v in first[rule].items() if k != "mem_mb"}, rule
+
+
+def test_example_partitions_place_every_rule(slurm_plugin):
+    """partitions.example.yaml, read by the pinned plugin, has a partition for every job the
+    profile sizes (first attempt and retry): GPU rules on the GPU partition, the rest on the CPU
+    one."""
+    sys.path.insert(0, str(slurm_plugin))
+    try:
+        from snakemake_executor_plugin_slurm.partitions import (
+            get_best_partition,
+            read_partition_file,
+        )
+    finally:
+        sys.path.remove(str(slurm_plugin))
+    partitions = read_partition_file(PROFILE / "partitions.example.yaml")
+    threads = yaml.safe_load((PROFILE / "config.yaml").read_text())["set-threads"]
+    logger = SimpleNamespace(info=lambda *a: None, debug=lambda *a: None, warning=print)
+    for attempt in (1, 2):
+        for rule, resources in profile_resources(attempt).items():
+            job = SimpleNamespace(name=rule, threads=threads.get(rule, 1), resources=resources)
+            wanted = "gpu" if rule in GPU_RULES else "cpu"
+            assert get_best_partition(partitions, job, logger) == wanted, (rule, attempt)
 
 
 def _cluster_up() -> bool:
@@ -52,10 +128,25 @@ def _cluster_up() -> bool:
         ["bash", str(SETUP), "status"], capture_output=True).returncode == 0
 
 
+def _has_test_partitions() -> bool:
+    out = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True).stdout
+    return {CPU_PARTITION, GPU_PARTITION} <= {name.rstrip("*") for name in out.split()}
+
+
+def _written_by_setup() -> bool:
+    conf = Path("/etc/slurm/slurm.conf")
+    return conf.is_file() and "written by tests/slurm/setup_slurm.sh" in conf.read_text()
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
-    """A running one-node cluster; started (idempotently) by setup_slurm.sh when needed."""
-    if not _cluster_up():
+    """A running one-node cluster with the test partitions; started (idempotently) by
+    setup_slurm.sh when needed (also when a cluster it started earlier lacks a partition)."""
+    up = _cluster_up()
+    if up and not _has_test_partitions() and not _written_by_setup():
+        pytest.skip(f"the running SLURM cluster lacks partitions {CPU_PARTITION} and "
+                    f"{GPU_PARTITION}, and its slurm.conf is not the test cluster's")
+    if not (up and _has_test_partitions()):
         if os.geteuid() != 0:
             pytest.skip("SLURM test needs root to install and start a one-node cluster "
                         "(tests/slurm/setup_slurm.sh); no running cluster found")
@@ -100,15 +191,25 @@ def node_sized_profile(dst: Path, cpus: int, memory_mb: int) -> Path:
         for key in ("cpus_per_task", "cpus_per_gpu"):
             if key in resources:
                 resources[key] = min(resources[key], cpus)
-        if "mem_mb" in resources:
+        if isinstance(resources.get("mem_mb"), int):
             resources["mem_mb"] = min(resources["mem_mb"], memory_mb // 2)
+        elif "mem_mb" in resources:  # an expression in `attempt`: keep it, capped
+            resources["mem_mb"] = f"min({resources['mem_mb']}, {memory_mb // 2})"
     dst.mkdir(parents=True)
     (dst / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return dst
 
 
+def cluster_partition_file(dst: Path) -> Path:
+    """A partition file for the test cluster, as a site writes one from partitions.example.yaml:
+    GPUs only in the GPU partition."""
+    dst.write_text(yaml.safe_dump({"partitions": {CPU_PARTITION: {"max_gpu": 0},
+                                                  GPU_PARTITION: {"max_gpu": 1}}}))
+    return dst
+
+
 def sacct_jobs(workdir: Path, since: str) -> list[dict[str, str]]:
-    fields = ["JobID", "State", "Comment", "ReqTRES", "WorkDir", "Account"]
+    fields = ["JobID", "State", "Comment", "ReqTRES", "WorkDir", "Account", "Partition"]
     out = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-S", since, "-o", ",".join(fields)],
         capture_output=True, text=True, check=True).stdout
@@ -121,6 +222,8 @@ def rule_of(comment: str) -> str:
     return comment.removeprefix("rule_").split("_wildcards_")[0]
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin, request):
     cpus, memory_mb = slurm_cluster
     # Requested here, not as an argument: a session fixture would be built before the skip checks.
@@ -132,7 +235,9 @@ def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin
     cmd = ["timeout", "-k", "10", str(RUN_TIMEOUT_S), SNAKEMAKE, "-s", str(REPO / "Snakefile"),
            "-d", str(workdir), "--configfile", str(TEST_CONFIG),
            "--executor", "slurm", "--workflow-profile", str(profile),
-           "--default-resources", f"slurm_account={ACCOUNT}", "--jobs", "4",
+           "--default-resources", f"slurm_account={ACCOUNT}",
+           "--slurm-partition-config", str(cluster_partition_file(tmp_path / "partitions.yaml")),
+           "--jobs", "4",
            "--max-threads", str(max(1, cpus // 2)), "--seconds-between-status-checks", "2",
            "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
            *TARGETS]
@@ -164,5 +269,7 @@ def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin
     for job in jobs:
         wants_gpu = "gres/gpu=1" in job["ReqTRES"]
         assert wants_gpu == (rule_of(job["Comment"]) in GPU_RULES), job
+        # ... and the plugin's partition selection put them where the GPUs are.
+        assert job["Partition"] == (GPU_PARTITION if wants_gpu else CPU_PARTITION), job
     # 3 tasks x 2 folds of the tiny config.
     assert planned["train_cnn"] == 6 and "train_cnn" in GPU_RULES

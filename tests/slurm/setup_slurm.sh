@@ -179,6 +179,8 @@ JobAcctGatherFrequency=30
 AccountingStoreFlags=job_comment
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS Sockets=$SOCKETS CoresPerSocket=$CORES ThreadsPerCore=$THREADS RealMemory=$MEMORY Gres=gpu:$FAKE_GPUS State=UNKNOWN
 PartitionName=main Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+# A second partition on the same node: the test sends GPU jobs here through a partition file.
+PartitionName=gpu Nodes=$HOST MaxTime=INFINITE State=UP
 CONFEOF
 
 install_file "$CONF/gres.conf" 644 root:root <<CONFEOF
