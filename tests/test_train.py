@@ -131,3 +131,12 @@ def test_cnn_learns_the_fabricated_sequences(dataset, tmp_path):
               out_metadata=str(out / "meta.json"))
     metrics = json.loads((out / "v.json").read_text())
     assert metrics["accuracy"] >= 0.9, metrics
+
+
+def test_best_epoch_is_chosen_after_the_warm_up():
+    from mriseq.train import best_epoch
+
+    losses = np.array([0.5, 0.9, 0.8, 0.7, 0.6, 0.65])
+    assert best_epoch(losses, 0) == 1  # without a warm-up the untrained first epoch wins
+    assert best_epoch(losses, 3) == 5
+    assert best_epoch(losses[:2], 3) == 2  # ended inside the warm-up: the last epoch is kept

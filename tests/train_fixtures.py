@@ -105,7 +105,7 @@ def fabricate(root: Path, patients: int = 10, size: int = 32, slices: int = 4, f
 
 
 TRAIN_CONFIG = {
-    "epochs": 2, "patience": 1, "batch_size": 16, "learning_rate": 0.003,
+    "epochs": 2, "patience": 1, "warmup_epochs": 0, "batch_size": 16, "learning_rate": 0.003,
     "class_weighting": "balanced", "max_slices_per_series": 2, "max_class_weight": 20,
     "architecture": {"filters": [4, 8], "dense_units": 8, "dropout": 0.1},
     "augmentation": {"intensity": 0.1, "shift": 0.05, "rotation_degrees": 5},

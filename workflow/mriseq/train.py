@@ -132,9 +132,14 @@ def train_cnn(
     compile_cnn(model, float(train["learning_rate"]), total_steps=epochs * steps)
     throughput = _Throughput()
     monitor = "val_loss" if has_val else "loss"
+    # Early stopping restores the epoch of lowest validation loss, watched only from
+    # warmup_epochs on: a validation fold dominated by one patient's hard series (an oblique 3D
+    # dynamic, hundreds of slices) can make the first epoch the lowest, before anything is learnt,
+    # and restoring it leaves a model below the majority class.
+    warmup = int(train["warmup_epochs"])
     callbacks = [
         keras.callbacks.EarlyStopping(monitor=monitor, patience=int(train["patience"]),
-                                      restore_best_weights=True),
+                                      restore_best_weights=True, start_from_epoch=warmup),
         throughput,
     ]
     started = time.perf_counter()
@@ -158,7 +163,7 @@ def train_cnn(
                          classes, first_epoch_loss=float(history["loss"].iloc[0]))
     log_flags(health, f"cnn {task} fold {fold}")
     metrics.update(model="cnn", task=task, fold=int(fold),
-                   best_epoch=int(history[monitor].to_numpy().argmin() + 1), health=health)
+                   best_epoch=best_epoch(history[monitor].to_numpy(), warmup), health=health)
     io.write_json(metrics, out_val_metrics)
 
     with io.atomic_path(out_model, suffix=".keras") as tmp:
@@ -203,6 +208,14 @@ def train_cnn(
              "epoch)", training_seconds, metrics["accuracy"], metrics["macro_f1"],
              timing["images_per_second"], timing["images_per_second_after_first_epoch"])
     return {**meta, **timing}
+
+
+def best_epoch(monitored: np.ndarray, warmup: int) -> int:
+    """The 1-based epoch whose weights early stopping kept: the lowest monitored value from
+    ``warmup`` on, or the last epoch when training ended within the warm-up."""
+    if warmup >= len(monitored):
+        return int(len(monitored))
+    return int(warmup + np.asarray(monitored)[warmup:].argmin() + 1)
 
 
 def _learning_curve(history: pd.DataFrame, title: str, path: str, dpi: int) -> None:
