@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mriseq.labels import LabelsError, join_labels, load_label_map
+from mriseq.labels import LabelsError, join_labels
+from mriseq.layouts.dlds import load_label_map
 from mriseq.privacy import pseudonym
 from mriseq.taxonomy import DEFAULT_TAXONOMY, UnknownLabelError
 

@@ -24,7 +24,9 @@ def test_shards_are_balanced_enough():
 def test_nested_dlds_root_is_accepted(tmp_path):
     root = tmp_path / "Series_Classification"
     (root / "Series_Classification" / "0001").mkdir(parents=True)
-    assert resolve_raw_dir(root) == root / "Series_Classification"
+    assert resolve_raw_dir(root, "dlds") == root / "Series_Classification"
+    # The quirk is the DLDS layout's: a generic tree that happens to nest is read as written.
+    assert resolve_raw_dir(root, "generic") == root
     flat = tmp_path / "flat" / "Series_Classification"
     (flat / "0001").mkdir(parents=True)
-    assert resolve_raw_dir(flat) == flat
+    assert resolve_raw_dir(flat, "dlds") == flat

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mriseq.synthetic.layout import patient_entries
+from mriseq.layouts import LAYOUTS, get_layout
 
 
 class ConfigError(ValueError):
@@ -40,6 +40,12 @@ def check_config(config: dict[str, Any], workdir: str | os.PathLike = ".") -> No
         )
     for name, ds in config["datasets"].items():
         key = f"datasets.{name}"
+        # Checked here, not as a schema enum: a new layout is one module and its registry entry.
+        if ds["layout"] not in LAYOUTS:
+            raise ConfigError(
+                f"Config key '{key}.layout': {ds['layout']!r} is not a layout; the layouts are "
+                f"{', '.join(sorted(LAYOUTS))}."
+            )
         synthetic = ds.get("synthetic")
         if synthetic is not None:
             if synthetic not in cohorts:
@@ -60,21 +66,20 @@ def check_config(config: dict[str, Any], workdir: str | os.PathLike = ".") -> No
             raise ConfigError(f"Config key '{key}.labels': file {ds['labels']!r} does not exist.")
 
 
-def resolve_raw_dir(raw_dir: str | os.PathLike) -> Path:
-    """Accept DLDS unzips that nest ``Series_Classification/Series_Classification/``."""
-    path = Path(raw_dir)
-    nested = path / path.name
-    if path.name and nested.is_dir():
-        return nested
-    return path
+def resolve_raw_dir(raw_dir: str | os.PathLike, layout: str) -> Path:
+    """Where a dataset's series folders start: ``raw_dir`` as its layout reads it (the DLDS
+    download nests its root folder in itself)."""
+    return get_layout(layout).resolve_raw_dir(Path(raw_dir))
 
 
 def dataset_entries(config: dict[str, Any], dataset: str) -> list[str]:
     """Top-level entries of a dataset's raw directory, from the config for synthetic cohorts."""
     ds = config["datasets"][dataset]
     if ds.get("synthetic"):
+        from mriseq.synthetic.layout import patient_entries
+
         cohort = config["synthetic"]["cohorts"][ds["synthetic"]]
         return patient_entries(cohort["layout"], cohort["patients"])
     from mriseq.sharding import top_level_entries
 
-    return top_level_entries(str(resolve_raw_dir(ds["raw_dir"])))
+    return top_level_entries(str(resolve_raw_dir(ds["raw_dir"], ds["layout"])))

@@ -4,6 +4,7 @@
 import os
 
 from mriseq.config import dataset_entries, resolve_raw_dir
+from mriseq.layouts import get_layout
 from mriseq.sharding import assign_shards
 
 DATASETS = list(config["datasets"])
@@ -40,7 +41,8 @@ def dataset_config(wildcards):
 
 
 def raw_dir(dataset):
-    return str(resolve_raw_dir(config["datasets"][dataset]["raw_dir"]))
+    ds = config["datasets"][dataset]
+    return str(resolve_raw_dir(ds["raw_dir"], ds["layout"]))
 
 
 def shard_names(dataset):
@@ -149,7 +151,7 @@ def shard_reject_files(wildcards):
 
 
 def dataset_layout(wildcards):
-    return dataset_config(wildcards).get("layout", "generic")
+    return dataset_config(wildcards)["layout"]
 
 
 def dataset_label_map(wildcards):
@@ -164,7 +166,7 @@ def dataset_label_map(wildcards):
 
 def dataset_label_map_input(wildcards):
     """The label map is an input of DLDS merges only (editing it relabels those datasets)."""
-    if dataset_layout(wildcards) != "dlds":
+    if not get_layout(dataset_layout(wildcards)).uses_label_map:
         return []
     return [dataset_label_map(wildcards)]
 
