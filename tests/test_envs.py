@@ -66,10 +66,15 @@ PYDICOM_PLUGINS = ("pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pyli
 # Keras backend with them), so envs/data.yaml stays free of TensorFlow. Only function-level
 # imports may be listed: the test fails if one of them is imported as the script starts. An entry
 # the rule no longer reaches does no harm.
-NEVER_RUN_IMPORTS = {
-    "train_baseline": {"keras", "tensorflow", "Keras backend"},
-    "predict_baseline": {"keras", "tensorflow", "Keras backend"},
-}
+def _never_run_imports() -> dict[str, set[str]]:
+    from mriseq.models import families
+
+    return {f"{stage}_{name}": {"keras", "tensorflow", "Keras backend"}
+            for name, family in families().items() if family.env != "tensorflow"
+            for stage in ("train", "predict")}
+
+
+NEVER_RUN_IMPORTS = _never_run_imports()
 # requirements.txt name of an environment's distribution, where the two differ (tensorflow: the
 # GPU build a GPU node puts in place of tensorflow-cpu, same versions).
 REQUIREMENTS_NAME = {"gdcm": "python-gdcm", "matplotlib-base": "matplotlib",
@@ -113,10 +118,25 @@ def rule_directives(smk: Path) -> dict[str, dict[str, str]]:
     return rules
 
 
+def family_rules() -> dict[str, tuple[Path, Path, str]]:
+    """The rules generated per model family (train_<family>, predict_<family>, in a loop over
+    mriseq.models that a static read cannot follow): {rule: (env, script, family module)}. Their
+    script loads the family's module by name, so the module is walked with it."""
+    from mriseq.models import FAMILY_MODULES, families
+
+    found = {}
+    for name, family in families().items():
+        env = ENVS_DIR / f"{family.env}.yaml"
+        for stage in ("train", "predict"):
+            script = REPO / "workflow" / "scripts" / f"{stage}_model.py"
+            found[f"{stage}_{name}"] = (env, script, FAMILY_MODULES[name])
+    return found
+
+
 @cache
 def script_rules() -> dict[str, tuple[Path | None, Path]]:
     """{rule: (conda env file or None, script)} of every rule with a `script:`."""
-    found = {}
+    found = {rule: (env, script) for rule, (env, script, _) in family_rules().items()}
     for smk in sorted(RULES_DIR.glob("*.smk")):
         for rule, directives in rule_directives(smk).items():
             if "script" not in directives:
@@ -180,14 +200,16 @@ def direct_imports(path: Path, module: str | None) -> tuple[set[str], set[str]]:
     return eager, lazy
 
 
-def reached_imports(script: Path) -> tuple[dict[str, bool], list[str]]:
-    """({every module name the script or the mriseq modules it reaches import: True where it is
-    imported as soon as the script starts, False where only inside a function}, the source text
-    of the script and of the mriseq modules it reaches)."""
+def reached_imports(script: Path, also: tuple[str, ...] = ()) -> tuple[dict[str, bool], list[str]]:
+    """({every module name the script (and the mriseq modules in ``also``, which it loads by
+    name) or the mriseq modules it reaches import: True where it is imported as soon as the
+    script starts, False where only inside a function}, the source text of the script and of the
+    mriseq modules it reaches)."""
     imported: dict[str, bool] = {}
     sources = {"<script>": script.read_text()}
     reached: dict[str, bool] = {}
     todo: list[tuple[Path, str | None, bool]] = [(script, None, True)]
+    todo += [(module_file(module), module, True) for module in also]
     while todo:
         path, module, eager = todo.pop()
         module_level, in_functions = direct_imports(path, module)
@@ -205,10 +227,11 @@ def reached_imports(script: Path) -> tuple[dict[str, bool], list[str]]:
     return imported, list(sources.values())
 
 
-def needed_distributions(script: Path) -> dict[str, tuple[set[str], bool]]:
+def needed_distributions(script: Path, also: tuple[str, ...] = ()
+                         ) -> dict[str, tuple[set[str], bool]]:
     """{what the code needs (an import name or a reason): (distributions that satisfy it, whether
     it is needed as soon as the script starts)}."""
-    imported, sources = reached_imports(script)
+    imported, sources = reached_imports(script, also)
     needs: dict[str, tuple[set[str], bool]] = {}
     unknown = []
     for name, eager in sorted(imported.items()):
@@ -280,7 +303,8 @@ SCRIPT_RULES = script_rules()
 
 def test_rule_files_are_read():
     # The parser found the rules it should (a format change must not make the tests vacuous).
-    assert {"scan_shard", "preprocess_shard", "train_cnn", "report_html"} <= set(SCRIPT_RULES)
+    assert {"scan_shard", "preprocess_shard", "train_cnn", "train_hist_rf", "report_html"} <= set(
+        SCRIPT_RULES)
     for rule, (env, script) in SCRIPT_RULES.items():
         assert script.is_file(), f"rule {rule}: no script {script}"
         assert env is not None, f"rule {rule} has a script but no conda: environment"
@@ -291,7 +315,8 @@ def test_rule_files_are_read():
 def test_rule_environment_has_what_its_script_imports(rule):
     env, script = SCRIPT_RULES[rule]
     have = env_distributions(env)
-    needs = needed_distributions(script)
+    family = family_rules().get(rule)
+    needs = needed_distributions(script, (family[2],) if family else ())
     skipped = NEVER_RUN_IMPORTS.get(rule, set())
     for name in skipped & set(needs):
         assert not needs[name][1], f"rule {rule} imports {name} as its script starts"

@@ -22,7 +22,7 @@ def test_summary_tables_follow_the_stored_metrics(tmp_path):
              ("internal", "contrast"): _comparison(tmp_path / "b.csv", 0.8),
              ("dlds", "sequence"): tmp_path / "missing.csv"}
     text = write_summary(tmp_path / "summary.md", paths, ["internal", "dlds"],
-                         ["sequence", "contrast"], ["cnn", "hist_rf"])
+                         ["sequence", "contrast"], {"cnn": "CNN", "hist_rf": "hist RF"})
     assert text.startswith(BEGIN) and text.rstrip().endswith(END)
     assert "| sequence, volume | 0.900 | 0.800 | – | – |" in text
     assert "| contrast, slice | 0.800 | 0.700 | – | – |" in text
@@ -30,7 +30,7 @@ def test_summary_tables_follow_the_stored_metrics(tmp_path):
     assert "internal: 30 volumes of 5 patients" in text
     # Same tables, same bytes: nothing time- or host-dependent in the text.
     again = write_summary(tmp_path / "again.md", paths, ["internal", "dlds"],
-                          ["sequence", "contrast"], ["cnn", "hist_rf"])
+                          ["sequence", "contrast"], {"cnn": "CNN", "hist_rf": "hist RF"})
     assert again == text == (tmp_path / "summary.md").read_text()
 
 

@@ -25,8 +25,6 @@ from mriseq.tfdata import TrainingDataError, encode_labels, fold_positions
 
 log = logging.getLogger("mriseq.baselines")
 
-BASELINES = ("hist_rf", "header_rf")
-
 
 def align_features(features: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     """Feature rows in the order of ``index`` (joined on shard/row)."""

@@ -38,6 +38,14 @@ def check_config(config: dict[str, Any], workdir: str | os.PathLike = ".") -> No
             "Config key 'datasets': exactly one dataset needs role 'train', "
             f"found {len(train_sets)}."
         )
+    models = config.get("train", {}).get("models")
+    if models:
+        from mriseq.models import FamilyError, families
+
+        try:
+            families(models)
+        except FamilyError as error:
+            raise ConfigError(str(error)) from None
     for name, ds in config["datasets"].items():
         key = f"datasets.{name}"
         # Checked here, not as a schema enum: a new layout is one module and its registry entry.

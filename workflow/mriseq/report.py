@@ -32,8 +32,6 @@ figcaption{font-size:12px;color:#555}nav a{margin-right:1em}details{margin:0.5em
 .note{font-size:13px;color:#555}.warn{background:#fff3cd;border:1px solid #e0c36b;padding:.5em}
 """
 
-PRIMARY_MODEL = "cnn"
-
 
 def _img(path: str | os.PathLike, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
@@ -161,8 +159,9 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     parts.append(_table(results / "models" / "training_health.csv"))
     for task in tasks:
         parts.append(f"<h3>{task}</h3><div class='figs'>")
-        parts.append(_figure(results / "models" / "cnn" / task / "learning_curves.png",
-                             f"CNN learning curves, {task}, every fold"))
+        if "cnn" in models:
+            parts.append(_figure(results / "models" / "cnn" / task / "learning_curves.png",
+                                 f"CNN learning curves, {task}, every fold"))
         parts.append("</div>")
         parts.append("<p>CV summary (mean ± sd over folds; validation = each fold model on its "
                      "own validation fold)</p>")
@@ -194,6 +193,7 @@ def _health_banner(path: Path) -> str:
 
 def _dataset_section(results: Path, dataset: str, tasks: Sequence[str], models: Sequence[str],
                      gradcam: bool) -> str:
+    primary = models[0]  # the primary model family's matrices lead; the others fold away
     parts = [f"<h2 id='eval-{dataset}'>Evaluation: {html.escape(dataset)}</h2>"]
     figures = results / dataset / "evaluation" / "figures"
     comparison = _figure(figures / "model_comparison.png", "macro F1 by model and task")
@@ -207,10 +207,10 @@ def _dataset_section(results: Path, dataset: str, tasks: Sequence[str], models: 
         parts.append("<div class='figs'>")
         for level in ("slice", "volume"):
             for kind in ("counts", "normalised"):
-                parts.append(_figure(base / "figures" / f"confusion_{PRIMARY_MODEL}_{level}_{kind}"
-                                     ".png", f"CNN ensemble, {level} level, {kind}"))
+                parts.append(_figure(base / "figures" / f"confusion_{primary}_{level}_{kind}"
+                                     ".png", f"{primary} ensemble, {level} level, {kind}"))
         parts.append("</div>")
-        others = [m for m in models if m != PRIMARY_MODEL]
+        others = [m for m in models if m != primary]
         if others:
             parts.append("<details><summary>Baseline confusion matrices</summary>"
                          "<div class='figs'>")
@@ -230,7 +230,7 @@ def _dataset_section(results: Path, dataset: str, tasks: Sequence[str], models: 
         parts.append(_table(base / "per_class.csv",
                             query=lambda d: d[d["aggregation"] != "mean_prob"]))
         parts.append("</details>")
-        if gradcam:
+        if gradcam and "cnn" in models:
             parts.append("<div class='figs'>")
             parts.append(_figure(base / "figures" / "gradcam.png",
                                  f"Grad-CAM, {task}: test slices per class (true / predicted)"))

@@ -5,12 +5,19 @@ import os
 
 from mriseq.config import dataset_entries, resolve_raw_dir
 from mriseq.layouts import get_layout
+from mriseq.models import families
 from mriseq.sharding import assign_shards
 
 DATASETS = list(config["datasets"])
 TASKS = config["train"]["tasks"]
 FOLDS = list(range(config["split"]["folds"]))
 TRAIN_DATASET = next(n for n, ds in config["datasets"].items() if ds["role"] == "train")
+# The model families (mriseq.models): rules are generated per family, every target list and
+# evaluation iterates them. The first is the primary one (predict-mode table, report).
+MODEL_FAMILIES = {f.name: f for f in families(config["train"]["models"]).values()}
+FAMILY_ENTRIES = dict(zip(MODEL_FAMILIES, config["train"]["models"]))
+MODELS = list(MODEL_FAMILIES)
+PRIMARY_MODEL = MODELS[0]
 # Shard membership of every dataset, computed once per parse (one directory read per dataset).
 SHARDS = {
     name: assign_shards(dataset_entries(config, name), config["scan"]["shards"])
@@ -108,7 +115,6 @@ def all_targets():
         *preprocess_targets(),
         *split_targets(),
         *train_targets(),
-        *baselines_targets(),
         *predict_targets(),
         *evaluate_targets(),
         *external_targets(),
@@ -248,53 +254,73 @@ def task_classes(wildcards):
 
 
 def train_targets():
-    return expand(
-        "results/models/cnn/{task}/fold{fold}/{name}",
-        task=TASKS,
-        fold=FOLDS,
-        name=[
-            "model.keras",
-            "history.csv",
-            "val_metrics.json",
-            "learning_curve.png",
-            "metadata.json",
-        ],
-    )
+    return [
+        path
+        for family in MODEL_FAMILIES.values()
+        for path in expand(
+            list(fold_model_outputs(family).values()), task=TASKS, fold=FOLDS
+        )
+    ]
 
 
-# ---- baselines stage ------------------------------------------------------
+def fold_model_outputs(family):
+    """What one fold job of ``family`` writes: its artefact, validation metrics, metadata and
+    the family's extra files, under results/models/{family}/{task}/fold{fold}/."""
+    base = f"results/models/{family.name}/{{task}}/fold{{fold}}"
+    files = {"model": family.artefact, "val_metrics": "val_metrics.json"}
+    files |= {"metadata": "metadata.json", **family.extra_outputs}
+    return {name: f"{base}/{file}" for name, file in files.items()}
 
 
-def baseline_feature_table(wildcards):
-    return (
-        f"results/{TRAIN_DATASET}/features/{BASELINE_FEATURES[wildcards.model]}.parquet"
-    )
+def family_data(family, dataset):
+    """What ``family`` reads of ``dataset``: the tensor shards or its feature table."""
+    if family.features is None:
+        return {"tensors": model_tensor_files(dataset)}
+    return {"features": f"results/{dataset}/features/{family.features}.parquet"}
 
 
-def baselines_targets():
-    return expand(
-        "results/models/{model}/{task}/fold{fold}/{name}",
-        model=list(BASELINE_FEATURES),
-        task=TASKS,
-        fold=FOLDS,
-        name=["model.joblib", "val_metrics.json", "metadata.json"],
-    )
+def training_inputs(family):
+    """The input function of ``family``'s training rule (its data, the index, the splits)."""
+
+    def inputs(wildcards):
+        return {
+            **family_data(family, TRAIN_DATASET),
+            "index": f"results/{TRAIN_DATASET}/tensors/index.parquet",
+            "splits": f"results/{TRAIN_DATASET}/splits/splits.parquet",
+        }
+
+    return inputs
+
+
+def family_resources(family, stage):
+    """Memory and runtime of ``family``'s jobs; a GPU request (with CPUs per GPU) if it uses one."""
+    mem = family.train_mem_mb if stage == "train" else family.predict_mem_mb
+    resources = {"mem_mb": mem, "runtime": 60 if stage == "train" else 30}
+    if family.gpu:
+        resources |= {"gpu": 1, "cpus_per_gpu": 4}
+    return resources
 
 
 # ---- predict stage --------------------------------------------------------
 
 
-def fold_model_files(wildcards):
-    """The task's fold models of this rule's model family (cnn: .keras, forests: .joblib)."""
-    model = getattr(wildcards, "model", "cnn")
-    suffix = "keras" if model == "cnn" else "joblib"
-    return expand(
-        "results/models/{model}/{task}/fold{fold}/model.{suffix}",
-        model=model,
-        task=wildcards.task,
-        fold=FOLDS,
-        suffix=suffix,
-    )
+def prediction_inputs(family):
+    """The input function of ``family``'s prediction rule: its data of the dataset, the index,
+    the held-out splits (train dataset only) and every fold model of the task."""
+
+    def inputs(wildcards):
+        return {
+            **family_data(family, wildcards.dataset),
+            "index": f"results/{wildcards.dataset}/tensors/index.parquet",
+            "splits": held_out_splits(wildcards),
+            "models": expand(
+                f"results/models/{family.name}/{{task}}/fold{{fold}}/{family.artefact}",
+                task=wildcards.task,
+                fold=FOLDS,
+            ),
+        }
+
+    return inputs
 
 
 def held_out_splits(wildcards):
@@ -305,15 +331,11 @@ def held_out_splits(wildcards):
     return []
 
 
-def baseline_features_of_dataset(wildcards):
-    return f"results/{wildcards.dataset}/features/{BASELINE_FEATURES[wildcards.model]}.parquet"
-
-
 def predict_targets():
     return expand(
         "results/{dataset}/predictions/{model}/{task}.parquet",
         dataset=DATASETS,
-        model=["cnn", *BASELINE_FEATURES],
+        model=MODELS,
         task=TASKS,
     )
 
@@ -326,10 +348,10 @@ def evaluation_inputs(wildcards):
     (they enter the CV summary)."""
     inputs = {
         model: f"results/{wildcards.dataset}/predictions/{model}/{wildcards.task}.parquet"
-        for model in EVAL_MODELS
+        for model in MODELS
     }
     if wildcards.dataset == TRAIN_DATASET:
-        for model in EVAL_MODELS:
+        for model in MODELS:
             inputs[f"validation_{model}"] = expand(
                 "results/models/{model}/{task}/fold{fold}/val_metrics.json",
                 model=model,
@@ -348,7 +370,7 @@ def validation_metrics_files(wildcards):
             task=task,
             fold=FOLDS,
         )
-        for model in EVAL_MODELS
+        for model in MODELS
         for task in TASKS
     }
 
@@ -361,7 +383,7 @@ def confusion_files(dataset, task, figures=False):
         f"results/{{dataset}}/evaluation/{{task}}/{pattern}",
         dataset=dataset,
         task=task,
-        model=EVAL_MODELS,
+        model=MODELS,
         level=EVAL_LEVELS,
         kind=CONFUSION_KINDS,
         ext=PLOT_FORMATS if figures else ["csv"],
@@ -409,14 +431,18 @@ def evaluate_targets():
             dataset=dataset,
             ext=PLOT_FORMATS,
         )
-    targets += expand(
-        "results/models/cnn/{task}/learning_curves.{ext}", task=TASKS, ext=PLOT_FORMATS
-    )
-    targets += expand(
-        "results/{dataset}/evaluation/{task}/figures/gradcam.png",
-        dataset=TRAIN_DATASET,
-        task=TASKS,
-    )
+    if "cnn" in MODELS:
+        # Learning curves and Grad-CAM explain the CNN; a run without it has neither.
+        targets += expand(
+            "results/models/cnn/{task}/learning_curves.{ext}",
+            task=TASKS,
+            ext=PLOT_FORMATS,
+        )
+        targets += expand(
+            "results/{dataset}/evaluation/{task}/figures/gradcam.png",
+            dataset=TRAIN_DATASET,
+            task=TASKS,
+        )
     return targets
 
 

@@ -3,7 +3,6 @@
 # option reruns only plotting jobs, and a deleted figure is redrawn from the stored tables without
 # any training or prediction job (the models are inputs of Grad-CAM only, read, never rebuilt).
 
-EVAL_MODELS = ["cnn", "hist_rf", "header_rf"]
 EVAL_LEVELS = ["slice", "volume"]
 CONFUSION_KINDS = ["counts", "normalised"]
 EVAL_TABLES = ["metrics", "per_class", "volumes", "cv_summary", "comparison"]
@@ -42,7 +41,7 @@ rule evaluate_predictions:
         mem_mb=2000,
         runtime=20,
     params:
-        models=EVAL_MODELS,
+        models=MODELS,
         classes=task_classes,
         bootstrap_samples=config["evaluate"]["bootstrap_samples"],
         confidence_level=config["evaluate"]["confidence_level"],
@@ -67,7 +66,7 @@ rule training_health:
         mem_mb=1000,
         runtime=5,
     params:
-        models=EVAL_MODELS,
+        models=MODELS,
         tasks=TASKS,
     script:
         "../scripts/training_health.py"

@@ -48,7 +48,8 @@ rule generalisation_gap:
 rule predict_series:
     input:
         predictions=expand(
-            "results/{{dataset}}/predictions/cnn/{task}.parquet", task=TASKS
+            f"results/{{{{dataset}}}}/predictions/{PRIMARY_MODEL}/{{task}}.parquet",
+            task=TASKS,
         ),
         series="results/{dataset}/manifests/series.parquet",
         files="results/{dataset}/manifests/files.parquet",

@@ -1,55 +1,29 @@
-# Slice-level predictions of every fold model on every dataset (CONTRACTS.md, Predictions).
-# One job per dataset × model × task loops over the folds (TensorFlow starts once per job).
+# Slice-level predictions of every fold model of every family on every dataset (CONTRACTS.md,
+# Predictions). One job per dataset × family × task loops over the folds (TensorFlow starts once
+# per job); one rule per family, generated from the registry.
 
 
-rule predict_cnn:
-    input:
-        tensors=dataset_tensor_files,
-        index="results/{dataset}/tensors/index.parquet",
-        splits=held_out_splits,
-        models=fold_model_files,
-    output:
-        "results/{dataset}/predictions/cnn/{task}.parquet",
-    log:
-        "logs/{dataset}/predictions/cnn/{task}.log",
-    benchmark:
-        "benchmarks/{dataset}/predictions/cnn/{task}.tsv"
-    conda:
-        "../../envs/tensorflow.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-        gpu=1,
-        cpus_per_gpu=4,
-    params:
-        classes=task_classes,
-        batch_size=config["train"]["batch_size"],
-    script:
-        "../scripts/predict.py"
+for family in MODEL_FAMILIES.values():
 
-
-rule predict_baseline:
-    input:
-        features=baseline_features_of_dataset,
-        index="results/{dataset}/tensors/index.parquet",
-        splits=held_out_splits,
-        models=fold_model_files,
-    output:
-        "results/{dataset}/predictions/{model}/{task}.parquet",
-    log:
-        "logs/{dataset}/predictions/{model}/{task}.log",
-    benchmark:
-        "benchmarks/{dataset}/predictions/{model}/{task}.tsv"
-    wildcard_constraints:
-        model="hist_rf|header_rf",
-    conda:
-        "../../envs/data.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        classes=task_classes,
-    script:
-        "../scripts/predict.py"
+    rule:
+        name:
+            f"predict_{family.name}"
+        input:
+            unpack(prediction_inputs(family)),
+        output:
+            f"results/{{dataset}}/predictions/{family.name}/{{task}}.parquet",
+        log:
+            f"logs/{{dataset}}/predictions/{family.name}/{{task}}.log",
+        benchmark:
+            f"benchmarks/{{dataset}}/predictions/{family.name}/{{task}}.tsv"
+        conda:
+            f"../../envs/{family.env}.yaml"
+        threads: 1
+        resources:
+            **family_resources(family, "predict"),
+        params:
+            family=FAMILY_ENTRIES[family.name],
+            classes=task_classes,
+            settings=canonical(family.settings(config)),
+        script:
+            "../scripts/predict_model.py"

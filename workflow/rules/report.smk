@@ -24,7 +24,7 @@ rule report_html:
     params:
         datasets={name: ds["role"] for name, ds in config["datasets"].items()},
         tasks=TASKS,
-        models=EVAL_MODELS,
+        models=MODELS,
         train_dataset=TRAIN_DATASET,
         montages=synthetic_montages(),
         confidence_level=config["evaluate"]["confidence_level"],
@@ -59,6 +59,6 @@ rule report_summary:
     params:
         datasets=LABELLED_DATASETS,
         tasks=TASKS,
-        models=EVAL_MODELS,
+        models={name: family.title for name, family in MODEL_FAMILIES.items()},
     script:
         "../scripts/report_summary.py"

@@ -1,0 +1,76 @@
+"""Model families: each family is one module here holding one :class:`ModelFamily`.
+
+The rules, the evaluation, the report and predict mode iterate :data:`FAMILIES`; none of them
+names a family. A family says what it reads (the slice tensors, or a feature table of
+``results/{dataset}/features/``), what it writes per ``{task}×{fold}`` (the model artefact, any
+extra files), which environment and resources its jobs need, which config settings determine it,
+and how to train one fold and predict with all folds. Adding a family is one module plus its name
+in :data:`FAMILY_MODULES` (and an ``envs/`` file if it needs other packages). ``train.models``
+picks the families a run trains; an entry that is not a registered name is read as the dotted path
+of a module holding a ``FAMILY`` (a family kept outside this package).
+
+The family modules are imported by name only when a job needs them, so reading the registry (at
+workflow parse time) never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Name -> module under mriseq.models. The first is the primary family: its predictions make the
+# predict-mode series table and its confusion matrices lead the report.
+FAMILY_MODULES: dict[str, str] = {
+    "cnn": "mriseq.models.cnn",
+    "hist_rf": "mriseq.models.hist_rf",
+    "header_rf": "mriseq.models.header_rf",
+}
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    name: str  # results/models/{name}/…, results/{dataset}/predictions/{name}/…
+    title: str  # in tables and figures
+    artefact: str  # the fold model's file name, e.g. "model.keras"
+    env: str  # the jobs' conda environment: envs/{env}.yaml
+    # None: reads the tensors; else results/{dataset}/features/{features}.parquet
+    features: str | None
+    # config -> the settings that determine a model (they key reruns and the config hash)
+    settings: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # (inputs, outputs, *, task, fold, classes, seed, settings, threads) -> metadata
+    train: Callable[..., dict[str, Any]]
+    # (inputs, out_path, *, task, classes, settings, threads) -> slice predictions
+    predict: Callable[..., Any]
+    extra_outputs: Mapping[str, str] = field(default_factory=dict)  # output name -> file name
+    gpu: bool = False  # jobs ask a cluster for a GPU (and run on the CPU without one)
+    train_mem_mb: int = 4000
+    predict_mem_mb: int = 4000
+
+
+def family_names() -> list[str]:
+    return list(FAMILY_MODULES)
+
+
+class FamilyError(ValueError):
+    """A ``train.models`` entry that names no family, worded as one sentence."""
+
+
+def get_family(entry: str) -> ModelFamily:
+    """The family a ``train.models`` entry names: a registered name, or the dotted path of a
+    module with a ``FAMILY`` (imports its module)."""
+    module = FAMILY_MODULES.get(entry, entry)
+    try:
+        family = importlib.import_module(module).FAMILY
+    except (ImportError, AttributeError) as error:
+        raise FamilyError(
+            f"Config key 'train.models': {entry!r} is neither a registered model family "
+            f"({', '.join(FAMILY_MODULES)}) nor a module with a FAMILY ({error})."
+        ) from None
+    return family
+
+
+def families(entries: list[str] | None = None) -> dict[str, ModelFamily]:
+    """``train.models`` entry -> family, in order (every registered family by default)."""
+    return {entry: get_family(entry) for entry in (entries or list(FAMILY_MODULES))}
