@@ -18,6 +18,23 @@ MODEL_FAMILIES = {f.name: f for f in families(config["train"]["models"]).values(
 FAMILY_ENTRIES = dict(zip(MODEL_FAMILIES, config["train"]["models"]))
 MODELS = list(MODEL_FAMILIES)
 PRIMARY_MODEL = MODELS[0]
+# Datasets by role: the labelled ones are evaluated, the external ones compared with the internal
+# test set, the predict ones get the per-series table.
+LABELLED_DATASETS = [
+    n for n, ds in config["datasets"].items() if ds["role"] != "predict"
+]
+EXTERNAL_DATASETS = [
+    n for n, ds in config["datasets"].items() if ds["role"] == "external"
+]
+PREDICT_DATASETS = [
+    n for n, ds in config["datasets"].items() if ds["role"] == "predict"
+]
+# What the evaluation writes per {dataset}×{task} (the target lists and the rules share them).
+EVAL_LEVELS = ["slice", "volume"]
+CONFUSION_KINDS = ["counts", "normalised"]
+EVAL_TABLES = ["metrics", "per_class", "volumes", "cv_summary", "comparison"]
+# PNG is always drawn (the HTML report embeds it); the other formats as configured.
+PLOT_FORMATS = list(dict.fromkeys(["png", *config["plots"]["formats"]]))
 # Shard membership of every dataset, computed once per parse (one directory read per dataset).
 SHARDS = {
     name: assign_shards(dataset_entries(config, name), config["scan"]["shards"])
@@ -50,6 +67,12 @@ def dataset_config(wildcards):
 def raw_dir(dataset):
     ds = config["datasets"][dataset]
     return str(resolve_raw_dir(ds["raw_dir"], ds["layout"]))
+
+
+def dataset_raw_dir(wildcards):
+    """The {dataset}'s raw directory as its layout reads it (a params value of every stage that
+    opens the raw files)."""
+    return raw_dir(wildcards.dataset)
 
 
 def shard_names(dataset):
@@ -136,10 +159,6 @@ def synthetic_targets():
 # ---- scan stage -----------------------------------------------------------
 
 
-def scan_raw_dir(wildcards):
-    return raw_dir(wildcards.dataset)
-
-
 def shard_manifest_files(wildcards):
     return expand(
         "results/{dataset}/manifests/shards/{shard}.files.parquet",
@@ -190,10 +209,6 @@ def scan_targets():
 
 
 # ---- preprocess stage -----------------------------------------------------
-
-
-def preprocess_raw_dir(wildcards):
-    return raw_dir(wildcards.dataset)
 
 
 def tensor_shard_outputs(wildcards):
@@ -447,10 +462,6 @@ def evaluate_targets():
 
 
 # ---- external stage -------------------------------------------------------
-
-
-def dataset_raw_dir(wildcards):
-    return raw_dir(wildcards.dataset)
 
 
 def external_targets():

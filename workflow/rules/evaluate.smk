@@ -3,14 +3,6 @@
 # option reruns only plotting jobs, and a deleted figure is redrawn from the stored tables without
 # any training or prediction job (the models are inputs of Grad-CAM only, read, never rebuilt).
 
-EVAL_LEVELS = ["slice", "volume"]
-CONFUSION_KINDS = ["counts", "normalised"]
-EVAL_TABLES = ["metrics", "per_class", "volumes", "cv_summary", "comparison"]
-LABELLED_DATASETS = [
-    n for n, ds in config["datasets"].items() if ds["role"] != "predict"
-]
-# PNG is always drawn (the HTML report embeds it); the other formats as configured.
-PLOT_FORMATS = list(dict.fromkeys(["png", *config["plots"]["formats"]]))
 # Grad-CAM explains one fold model (all folds share the architecture and the training recipe).
 GRADCAM_FOLD = 0
 

@@ -3,13 +3,6 @@
 # rules as the internal one ({dataset} wildcard); this file adds the internal-vs-external table
 # and the per-series output of unlabelled (role: predict) datasets.
 
-EXTERNAL_DATASETS = [
-    n for n, ds in config["datasets"].items() if ds["role"] == "external"
-]
-PREDICT_DATASETS = [
-    n for n, ds in config["datasets"].items() if ds["role"] == "predict"
-]
-
 
 rule generalisation_gap:
     input:

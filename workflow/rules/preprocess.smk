@@ -22,7 +22,7 @@ rule preprocess_shard:
         mem_mb=2000,
         runtime=60,
     params:
-        raw_dir=preprocess_raw_dir,
+        raw_dir=dataset_raw_dir,
         preprocess=canonical(config["preprocess"]),
     script:
         "../scripts/preprocess_shard.py"

@@ -20,7 +20,7 @@ rule scan_shard:
         mem_mb=2000,
         runtime=30,
     params:
-        raw_dir=scan_raw_dir,
+        raw_dir=dataset_raw_dir,
         entries=shard_entries,
         max_pixels=config["scan"].get("max_pixels", 16777216),
         orientation_tolerance=config["scan"].get("orientation_tolerance", 0.8),
