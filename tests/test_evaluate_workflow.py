@@ -62,7 +62,8 @@ def test_figures_target_builds_tables_figures_and_report(evaluated):
     per_class = pd.read_csv(results / "dlds" / "evaluation" / "sequence" / "per_class.csv")
     assert per_class.query("`class` == 't2_fs' and model == 'cnn'")["support"].eq(0).all()
     page = (results / "report" / "index.html").read_text()
-    assert "data:image/png;base64," in page and "missing" not in page
+    assert "data:image/png;base64," in page
+    assert "missing figure" not in page and "missing table" not in page
     # Training health: known flags only, every model × fold named, the report says so on top.
     health = pd.read_csv(results / "models" / "training_health.csv")
     assert list(health.columns) == ["task", "model", "fold", "flag", "detail"]

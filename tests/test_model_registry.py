@@ -69,13 +69,19 @@ FAMILY = ModelFamily(name="majority", title="majority class", artefact="model.js
 
 
 def test_registry_lists_the_three_families_without_importing_tensorflow():
+    import subprocess
     import sys
 
     found = families()
     assert list(found) == ["cnn", "hist_rf", "header_rf"]
     assert found["cnn"].gpu and found["cnn"].features is None
     assert {found["hist_rf"].features, found["header_rf"].features} == {"histogram", "header"}
-    assert "tensorflow" not in sys.modules
+    # The workflow reads the registry at parse time: that must not start TensorFlow (checked in
+    # a fresh interpreter, since other tests in this process may have imported it).
+    probe = ("import sys; from mriseq.models import families; families(); "
+             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
     with pytest.raises(FamilyError, match="'train.models': 'no_such_family'"):
         get_family("no_such_family")
 
