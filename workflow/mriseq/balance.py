@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_MAX_WEIGHT = 20.0
-
 
 def drawn_labels(samples: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The labels of every slice drawn over all epochs of ``samples`` (``(epochs, n)`` positions
@@ -29,10 +27,10 @@ def drawn_labels(samples: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels)[np.asarray(samples, dtype=np.int64).ravel()]
 
 
-def balanced_class_weights(labels: np.ndarray, n_classes: int,
-                           max_weight: float = DEFAULT_MAX_WEIGHT) -> np.ndarray:
+def balanced_class_weights(labels: np.ndarray, n_classes: int, max_weight: float) -> np.ndarray:
     """Per-class weights (``float32``, length ``n_classes``) that give each class present in
-    ``labels`` an equal share of the total weight, bounded and normalised as the module says.
+    ``labels`` an equal share of the total weight, bounded by ``max_weight`` (the config's
+    ``train.max_class_weight``) and normalised as the module says.
     Classes absent from ``labels`` weigh 1 (they have no samples to weight; a fold of a small
     cohort may lack a class entirely)."""
     if max_weight < 1:
