@@ -68,6 +68,16 @@ def _headers(raw: Path, broken: pd.DataFrame) -> dict[str, pydicom.Dataset]:
             for p in _files(raw) if str(p.relative_to(raw)) not in skip}
 
 
+def _assert_letters_follow_the_physics(truth: pd.DataFrame) -> None:
+    """Every keyed DLDS letter maps, through the shipped label map, to the simulated labels."""
+    for row in truth[truth["keyed"]].itertuples():
+        entry = LABEL_MAP[row.letter]
+        if entry.get("exclude"):
+            continue
+        assert entry["sequence"] == row.sequence and entry["contrast"] == row.contrast
+        assert entry["orientation"] in (None, row.orientation)
+
+
 def test_labels_sheet_matches_files(generic):
     raw = raw_dir_of(generic, "generic")
     labels = pd.read_csv(generic / "labels.csv")
@@ -192,12 +202,7 @@ def test_dlds_layout_and_key(dlds):
     assert all(p.suffix == ".dicom" for p in _files(raw))
     # Letters agree with the physics labels through the shipped label map.
     truth = pd.read_csv(dlds / "labels.csv")
-    for row in truth[truth["keyed"]].itertuples():
-        entry = LABEL_MAP[row.letter]
-        if entry.get("exclude"):
-            continue
-        assert entry["sequence"] == row.sequence and entry["contrast"] == row.contrast
-        assert entry["orientation"] in (None, row.orientation)
+    _assert_letters_follow_the_physics(truth)
 
 
 def test_same_seed_gives_identical_files(tmp_path):
@@ -384,12 +389,7 @@ def test_archive_dlds_letters_follow_the_physics(tmp_path):
     out = _generate(tmp_path, cohort)
     truth = pd.read_csv(out / "labels.csv")
     assert (~truth["keyed"]).sum() == 1  # the repeated series the key forgot
-    for row in truth[truth["keyed"]].itertuples():
-        entry = LABEL_MAP[row.letter]
-        if entry.get("exclude"):
-            continue
-        assert entry["sequence"] == row.sequence and entry["contrast"] == row.contrast
-        assert entry["orientation"] in (None, row.orientation)
+    _assert_letters_follow_the_physics(truth)
 
 
 def test_archive_config_is_the_default_with_an_archive_cohort():
