@@ -3,6 +3,10 @@
 # option reruns only plotting jobs, and a deleted figure is redrawn from the stored tables without
 # any training or prediction job (the models are inputs of Grad-CAM only, read, never rebuilt).
 
+
+include: "helpers/evaluate.smk"
+
+
 # Grad-CAM explains one fold model (all folds share the architecture and the training recipe).
 GRADCAM_FOLD = 0
 

@@ -4,6 +4,9 @@
 # and the per-series output of unlabelled (role: predict) datasets.
 
 
+include: "helpers/external.smk"
+
+
 rule generalisation_gap:
     input:
         internal=expand(

@@ -3,6 +3,9 @@
 # per job); one rule per family, generated from the registry.
 
 
+include: "helpers/predict.smk"
+
+
 for family in MODEL_FAMILIES.values():
 
     rule:

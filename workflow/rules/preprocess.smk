@@ -4,6 +4,9 @@
 # the whole `preprocess` section, so changing the image size reruns every shard and what follows.
 
 
+include: "helpers/preprocess.smk"
+
+
 rule preprocess_shard:
     input:
         files="results/{dataset}/manifests/shards/{shard}.files.parquet",

@@ -4,6 +4,9 @@
 # stored predictions without retraining.
 
 
+include: "helpers/report.smk"
+
+
 rule report_html:
     input:
         evaluation=evaluate_targets(),

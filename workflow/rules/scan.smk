@@ -2,6 +2,9 @@
 # rejects Parquet + QC summary with reference labels joined. Tables: workflow/CONTRACTS.md.
 
 
+include: "helpers/scan.smk"
+
+
 rule scan_shard:
     input:
         shard_inputs,

@@ -2,6 +2,9 @@
 # train dataset only. Deterministic for `seed`; only series with a reference label are split.
 
 
+include: "helpers/split.smk"
+
+
 rule split:
     input:
         index="results/{dataset}/tensors/index.parquet",

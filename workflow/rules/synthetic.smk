@@ -1,5 +1,9 @@
 # The built-in synthetic abdominal MRI cohorts (real DICOM files).
 
+
+include: "helpers/synthetic.smk"
+
+
 from mriseq.synthetic import source_digest
 
 # Snakemake's code trigger sees only the script file, not the package it calls: the digest of the

@@ -3,6 +3,9 @@
 # cluster executors and run on the CPU when no GPU is visible.
 
 
+include: "helpers/train.smk"
+
+
 for family in MODEL_FAMILIES.values():
 
     rule:

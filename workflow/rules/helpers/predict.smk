@@ -1,0 +1,38 @@
+# The predict stage's per-family inputs and targets. Included by rules/predict.smk;
+# kept apart from the rules because a Snakefile mixing rules and functions fails --lint.
+
+
+def prediction_inputs(family):
+    """The input function of ``family``'s prediction rule: its data of the dataset, the index,
+    the held-out splits (train dataset only) and every fold model of the task."""
+
+    def inputs(wildcards):
+        return {
+            **family_data(family, wildcards.dataset),
+            "index": f"results/{wildcards.dataset}/tensors/index.parquet",
+            "splits": held_out_splits(wildcards),
+            "models": expand(
+                f"results/models/{family.name}/{{task}}/fold{{fold}}/{family.artefact}",
+                task=wildcards.task,
+                fold=FOLDS,
+            ),
+        }
+
+    return inputs
+
+
+def held_out_splits(wildcards):
+    """The train dataset is predicted on its held-out test series only (the splits table says
+    which); every other dataset on all its slices (no splits input)."""
+    if wildcards.dataset == TRAIN_DATASET:
+        return f"results/{TRAIN_DATASET}/splits/splits.parquet"
+    return []
+
+
+def predict_targets():
+    return expand(
+        "results/{dataset}/predictions/{model}/{task}.parquet",
+        dataset=DATASETS,
+        model=MODELS,
+        task=TASKS,
+    )

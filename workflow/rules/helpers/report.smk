@@ -1,0 +1,36 @@
+# The report stage's inputs and targets. Included by rules/report.smk;
+# kept apart from the rules because a Snakefile mixing rules and functions fails --lint.
+
+
+def dataset_summary_files():
+    """QC and dataset summaries shown in the report (CONTRACTS.md: manifests, tensors, splits)."""
+    files = []
+    for dataset in DATASETS:
+        files += [
+            f"results/{dataset}/manifests/qc_summary.csv",
+            f"results/{dataset}/tensors/qc_summary.csv",
+        ]
+    files.append(f"results/{TRAIN_DATASET}/splits/class_counts.csv")
+    files.append(f"results/{TRAIN_DATASET}/splits/warnings.csv")
+    return files
+
+
+def synthetic_montages():
+    return {
+        name: f"results/synthetic/{ds['synthetic']}/montage.png"
+        for name, ds in config["datasets"].items()
+        if ds.get("synthetic")
+    }
+
+
+def summary_comparisons(wildcards):
+    """The comparison table of every labelled dataset × task, keyed dataset__task."""
+    return {
+        f"{dataset}__{task}": f"results/{dataset}/evaluation/{task}/comparison.csv"
+        for dataset in LABELLED_DATASETS
+        for task in TASKS
+    }
+
+
+def report_targets():
+    return ["results/report/index.html", "results/report/summary.md"]
