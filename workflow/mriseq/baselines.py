@@ -93,7 +93,7 @@ def train_baseline(
         class_weight = {int(c): float(weights[c]) for c in np.unique(train_labels)}
     forest = RandomForestClassifier(
         n_estimators=int(baselines["n_estimators"]),
-        max_depth=int(baselines.get("max_depth", 0)) or None,
+        max_depth=int(baselines["max_depth"]) or None,
         class_weight=class_weight,
         n_jobs=max(1, int(threads)),
         random_state=job_seed,

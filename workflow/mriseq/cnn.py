@@ -37,10 +37,6 @@ from __future__ import annotations
 
 from typing import Any
 
-DEFAULT_ARCHITECTURE: dict[str, Any] = {"filters": [16, 32, 64, 96], "dense_units": 64,
-                                        "dropout": 0.3, "input_pool": 2, "histogram_bins": 64,
-                                        "normalization": "batch"}
-DEFAULT_AUGMENTATION: dict[str, float] = {"intensity": 0.0, "shift": 0.05, "rotation_degrees": 5}
 # Batch-norm running statistics follow the weights within tens of steps (Keras' default 0.99 needs
 # hundreds): a fold of a small cohort trains only a few hundred steps in all, and with 0.99 the
 # inference-mode statistics lag so far behind that validation collapses to one class.
@@ -59,8 +55,11 @@ def build_cnn(
     import keras
     from keras import layers
 
-    arch = {**DEFAULT_ARCHITECTURE, **(architecture or {})}
-    aug = {**DEFAULT_AUGMENTATION, **(augmentation or {})}
+    from mriseq.config import schema_defaults
+
+    # Keys left out take the schema's defaults (the workflow always passes complete sections).
+    arch = {**schema_defaults("train", "architecture"), **(architecture or {})}
+    aug = {**schema_defaults("train", "augmentation"), **(augmentation or {})}
     filters = list(arch["filters"])
     pool = max(1, int(arch["input_pool"]))
     bins = int(arch["histogram_bins"])

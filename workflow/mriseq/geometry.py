@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from functools import cache
 
 import numpy as np
 
-ORIENTATION_TOLERANCE = 0.8  # the default of scan.orientation_tolerance
 PLANES = ("sagittal", "coronal", "axial")  # the plane whose normal is x, y, z
 # Functional group sequences in precedence order: the frame's own item, then the shared one.
 FUNCTIONAL_GROUPS = ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
@@ -94,10 +94,12 @@ def frame_position(iop, ipp) -> float:
         return math.nan
 
 
-def orientation_label(normal: Sequence[float] | None,
-                      tolerance: float = ORIENTATION_TOLERANCE) -> str:
+def orientation_label(normal: Sequence[float] | None, tolerance: float | None = None) -> str:
     """axial / coronal / sagittal when the dominant component of the unit ``normal`` is at least
-    ``tolerance`` in magnitude, else oblique; unknown without a normal."""
+    ``tolerance`` in magnitude (``scan.orientation_tolerance``, its schema default when None),
+    else oblique; unknown without a normal."""
+    if tolerance is None:
+        tolerance = _default_tolerance()
     if normal is None:
         return "unknown"
     magnitudes = [abs(c) for c in normal]
@@ -107,7 +109,14 @@ def orientation_label(normal: Sequence[float] | None,
     return PLANES[axis]
 
 
-def header_orientation(iop: Sequence | None, tolerance: float = ORIENTATION_TOLERANCE) -> str:
+@cache
+def _default_tolerance() -> float:
+    from mriseq.config import schema_defaults
+
+    return float(schema_defaults("scan", "orientation_tolerance"))
+
+
+def header_orientation(iop: Sequence | None, tolerance: float | None = None) -> str:
     """The plane of an IOP's slice normal (:func:`orientation_label`); unknown without one."""
     return orientation_label(slice_normal(iop), tolerance)
 

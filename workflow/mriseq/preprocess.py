@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image  # imported before the pool forks, not once per worker
 
+from mriseq.config import setting
 from mriseq.dicom import one_line
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
@@ -70,8 +71,6 @@ INDEX_COLUMNS = {
 }
 REJECT_COLUMNS = {"path": "str", "shard": "str", "stage": "str", "reason": "str", "message": "str"}
 REQUIRED_FILE_COLUMNS = ("path", "series_key", "patient_key", "sop_key")
-DTYPES = ("uint8", "float16")
-ASPECTS = ("pad", "stretch")
 
 
 # ---------------------------------------------------------------- image transform
@@ -254,13 +253,9 @@ class NpyAppender:
 # ---------------------------------------------------------------- the shard job
 
 
-def _check_settings(size: int, dtype: str, aspect: str, window_percentiles) -> tuple[float, float]:
-    if dtype not in DTYPES:
-        raise ValueError(f"Config key 'preprocess.dtype': {dtype!r} is not one of {DTYPES}.")
-    if aspect not in ASPECTS:
-        raise ValueError(f"Config key 'preprocess.aspect': {aspect!r} is not one of {ASPECTS}.")
-    if int(size) < 1:
-        raise ValueError(f"Config key 'preprocess.size': {size!r} must be a positive integer.")
+def _window(window_percentiles) -> tuple[float, float]:
+    """The (low, high) percentiles. The schema checks each value and the enums; the order of the
+    two is the one constraint it cannot state."""
     low, high = (float(p) for p in window_percentiles)
     if not 0 <= low < high <= 100:
         raise ValueError(
@@ -311,14 +306,18 @@ def _typed(rows: list[dict], columns: dict[str, str]) -> pd.DataFrame:
 
 def preprocess_shard(files_path: str | os.PathLike, raw_dir: str | os.PathLike,
                      tensors_path: str | os.PathLike, index_path: str | os.PathLike,
-                     rejects_path: str | os.PathLike, *, size: int = 128, dtype: str = "uint8",
-                     aspect: str = "pad", window_percentiles=(0.5, 99.5),
+                     rejects_path: str | os.PathLike, *, size: int, dtype: str | None = None,
+                     aspect: str | None = None, window_percentiles=None,
                      workers: int = 1) -> dict[str, int]:
     """Preprocess the files listed in a shard's ``files.parquet`` (paths relative to ``raw_dir``).
+    ``dtype``, ``aspect`` and ``window_percentiles`` are the ``preprocess`` settings (schema
+    defaults when None).
 
     Writes the three shard outputs atomically and returns counts (files, slices, rejects).
     """
-    window = _check_settings(size, dtype, aspect, window_percentiles)
+    dtype = setting("preprocess", "dtype", dtype)
+    aspect = setting("preprocess", "aspect", aspect)
+    window = _window(setting("preprocess", "window_percentiles", window_percentiles))
     files = plan_files(pd.read_parquet(files_path), str(files_path))
     shard = Path(files_path).name.split(".")[0]
     raw_dir = Path(raw_dir)

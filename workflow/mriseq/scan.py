@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mriseq.config import setting
 from mriseq.dicom import one_line, read_header
 from mriseq.geometry import orientation_label, position_along, slice_normal
 from mriseq.io import write_csv, write_parquet
@@ -202,10 +203,14 @@ def _scan_chunk(args) -> list[tuple[bool, tuple]]:
 # A shard
 
 
-def scan_files(raw_dir, entries: Iterable[str], shard: str, key: bytes, max_pixels: int = 1 << 24,
-               orientation_tolerance: float = 0.8, workers: int = 1
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Files and rejects tables of the given top-level entries (per-shard checks applied)."""
+def scan_files(raw_dir, entries: Iterable[str], shard: str, key: bytes,
+               max_pixels: int | None = None, orientation_tolerance: float | None = None,
+               workers: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Files and rejects tables of the given top-level entries (per-shard checks applied).
+    ``max_pixels`` and ``orientation_tolerance`` are the ``scan`` settings (schema defaults when
+    None)."""
+    max_pixels = int(setting("scan", "max_pixels", max_pixels))
+    orientation_tolerance = float(setting("scan", "orientation_tolerance", orientation_tolerance))
     root = os.fspath(raw_dir)
     items = list_files(root, entries)
     log.info("shard %s: %d files under %d entries", shard, len(items), len(list(entries)))
@@ -272,8 +277,8 @@ def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def scan_shard(raw_dir: str, entries: Sequence[str], files_out: str, rejects_out: str, shard: str,
-               key_env: str, key: str, max_pixels: int = 1 << 24,
-               orientation_tolerance: float = 0.8, workers: int = 1) -> None:
+               key_env: str, key: str, max_pixels: int | None = None,
+               orientation_tolerance: float | None = None, workers: int = 1) -> None:
     """Scan one shard's entries and write its files and rejects Parquet files."""
     files, rejects = scan_files(raw_dir, list(entries), shard, resolve_key(key_env, key),
                                 max_pixels, orientation_tolerance, workers)

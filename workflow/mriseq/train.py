@@ -106,7 +106,7 @@ def train_cnn(
     batch_size = int(train["batch_size"])
     series_codes = pd.factorize(tensors.index["series_key"])[0]
     samples = epoch_samples(series_codes, positions["train"],
-                            int(train.get("max_slices_per_series", 0)), epochs, rng)
+                            int(train["max_slices_per_series"]), epochs, rng)
     weights = None
     if train["class_weighting"] == "balanced":
         # From the per-epoch draw, not from every training slice: the draw is what the loss sees.
@@ -119,7 +119,7 @@ def train_cnn(
     # every slice each epoch would cost as much as the training itself; the reported
     # val_metrics.json uses every validation slice.
     monitor_positions = np.sort(epoch_samples(
-        series_codes, positions["val"], int(train.get("max_slices_per_series", 0)), 1,
+        series_codes, positions["val"], int(train["max_slices_per_series"]), 1,
         np.random.default_rng(job_seed + 1))[0]) if has_val else positions["val"]
     val_ds = (inference_dataset(tensors, monitor_positions, batch_size, labels, n_classes)
               if has_val else None)
@@ -127,8 +127,8 @@ def train_cnn(
              "classes %s, device %s", task, fold, len(positions["train"]), samples.shape[1], steps,
              len(positions["val"]), classes, device["type"])
 
-    model = build_cnn(tensors.size, n_classes, train.get("architecture"),
-                      train.get("augmentation"), seed=job_seed)
+    model = build_cnn(tensors.size, n_classes, train["architecture"],
+                      train["augmentation"], seed=job_seed)
     compile_cnn(model, float(train["learning_rate"]), total_steps=epochs * steps)
     throughput = _Throughput()
     monitor = "val_loss" if has_val else "loss"

@@ -18,15 +18,15 @@ rule scan_shard:
     conda:
         "../../envs/data.yaml"
     # Worker processes inside the job (the scan is parser-bound); Snakemake caps it at --cores.
-    threads: config["scan"].get("workers", 2)
+    threads: config["scan"]["workers"]
     resources:
         mem_mb=2000,
         runtime=30,
     params:
         raw_dir=dataset_raw_dir,
         entries=shard_entries,
-        max_pixels=config["scan"].get("max_pixels", 16777216),
-        orientation_tolerance=config["scan"].get("orientation_tolerance", 0.8),
+        max_pixels=config["scan"]["max_pixels"],
+        orientation_tolerance=config["scan"]["orientation_tolerance"],
         privacy=privacy_params(),
     script:
         "../scripts/scan_shard.py"

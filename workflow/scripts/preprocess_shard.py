@@ -12,8 +12,8 @@ with log_to(snakemake.log[0]):
         snakemake.output.index,
         snakemake.output.rejects,
         size=settings["size"],
-        dtype=settings.get("dtype", "uint8"),
-        aspect=settings.get("aspect", "pad"),
-        window_percentiles=settings.get("window_percentiles", [0.5, 99.5]),
+        dtype=settings["dtype"],
+        aspect=settings["aspect"],
+        window_percentiles=settings["window_percentiles"],
         workers=snakemake.threads,
     )

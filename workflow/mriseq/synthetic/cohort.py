@@ -26,7 +26,7 @@ import yaml
 from mriseq.io import atomic_path, write_csv
 from mriseq.logs import progress
 from mriseq.synthetic.layout import patient_entries
-from mriseq.synthetic.patient import PatientResult, generate_patient
+from mriseq.synthetic.patient import PatientResult, cohort_settings, generate_patient
 from mriseq.taxonomy import DEFAULT_TAXONOMY
 
 log = logging.getLogger("mriseq.synthetic")
@@ -62,6 +62,7 @@ def generate_cohort(out_dir: str, cohort: dict, taxonomy: dict, montage_path: st
     """Generate the cohort described by ``cohort`` (a ``synthetic.cohorts.<name>`` config dict)
     into ``out_dir``, plus a montage PNG (one slice per sequence class) and class counts CSV."""
     _check_taxonomy(taxonomy)
+    cohort = cohort_settings(cohort)
     layout = cohort["layout"]
     seed = int(cohort["seed"])
     n = int(cohort["patients"])
@@ -74,7 +75,7 @@ def generate_cohort(out_dir: str, cohort: dict, taxonomy: dict, montage_path: st
     raw = raw_dir_of(tmp, layout)
     raw.mkdir(parents=True)
     entries = patient_entries(layout, n)
-    broken = _broken_assignment(n, seed, bool(cohort.get("broken_files", True)))
+    broken = _broken_assignment(n, seed, bool(cohort["broken_files"]))
     unkeyed = int(np.random.default_rng([seed, 8_888_888]).integers(n)) if layout == "dlds" \
         else -1
     jobs = [(i, entries[i], str(raw), cohort, tuple(broken.get(i, ())), i == unkeyed)

@@ -122,27 +122,33 @@ class PlannedPatient:
     plans: list[SeriesPlan]
 
 
+def cohort_settings(cohort: dict) -> dict:
+    """A ``synthetic.cohorts.<name>`` dict with the keys it leaves out set to the schema's
+    defaults (the workflow passes validated, complete dicts; tests may pass a few keys)."""
+    from mriseq.config import schema_defaults
+
+    return {**schema_defaults("$defs", "cohort"), **cohort}
+
+
 def plan_examination(index: int, cohort: dict) -> PlannedPatient:
     """The examination of patient ``index`` of ``cohort``: every label of its series is fixed
     here, before rendering (the same seed and index give the same plan)."""
+    cohort = cohort_settings(cohort)
     seed = int(cohort["seed"])
     rng = np.random.default_rng([seed, index])
     dlds = cohort["layout"] == "dlds"
     identity = _identity(rng)
-    vendor = str(rng.choice(cohort.get("vendors", ["siemens", "ge", "philips"])))
-    field_t = float(rng.choice(cohort.get("field_strengths", [1.5, 3.0])))
+    vendor = str(rng.choice(cohort["vendors"]))
+    field_t = float(rng.choice(cohort["field_strengths"]))
     manufacturer, model = vendors.manufacturer(rng, vendor, field_t)
     gadoxetate = rng.random() < 0.3
     agent = str(rng.choice(AGENTS["gadoxetate" if gadoxetate else "extracellular"]))
     phantom = build_phantom(rng)
-    protocols = cohort.get("protocols", "full")
-    if protocols not in ("full", "archive"):
-        raise ValueError(f"Config key 'protocols' of a synthetic cohort: {protocols!r} is not "
-                         "one of full, archive.")
+    protocols = cohort["protocols"]
     ctx = PatientContext(rng=rng, phantom=phantom, field=field_t, vendor=vendor,
-                         slices=tuple(cohort.get("slices_per_series", [12, 20])),
-                         oblique_fraction=float(cohort.get("oblique_fraction", 0.1)),
-                         noise_scale=float(cohort.get("noise_scale", 1.0)), dlds=dlds,
+                         slices=tuple(cohort["slices_per_series"]),
+                         oblique_fraction=float(cohort["oblique_fraction"]),
+                         noise_scale=float(cohort["noise_scale"]), dlds=dlds,
                          gadoxetate=gadoxetate, archive=protocols == "archive")
     plans = plan_patient(ctx)
     return PlannedPatient(rng, identity, vendor, field_t, manufacturer, model, agent, phantom,
@@ -151,6 +157,7 @@ def plan_examination(index: int, cohort: dict) -> PlannedPatient:
 
 def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                       broken_kinds: tuple[str, ...], unkeyed_series: bool) -> PatientResult:
+    cohort = cohort_settings(cohort)
     planned = plan_examination(index, cohort)
     rng, identity, vendor, field_t = (planned.rng, planned.identity, planned.vendor,
                                       planned.field_strength)
@@ -174,8 +181,8 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         **identity, "vendor": vendor, "field_strength": field_t, "agent": agent, **extra})
     study_description = (ctx.examination.study_description if ctx.examination
                          else "MRI ABDOMEN WO/W CONTRAST")
-    mislead_p = float(cohort.get("misleading_description_fraction", 0.1))
-    empty_p = float(cohort.get("empty_description_fraction", 0.1))
+    mislead_p = float(cohort["misleading_description_fraction"])
+    empty_p = float(cohort["empty_description_fraction"])
 
     # Broken files need targets chosen before writing (geometry mismatch changes one slice).
     candidates = [i for i, p in enumerate(plans)

@@ -60,7 +60,7 @@ def dataset_layout(wildcards):
 def dataset_label_map(wildcards):
     """The configured label map; a relative path missing from the working directory falls back
     to the copy shipped beside the Snakefile (runs with --directory elsewhere)."""
-    path = dataset_config(wildcards).get("label_map", "resources/dlds_label_map.yaml")
+    path = dataset_config(wildcards)["label_map"]
     shipped = os.path.join(workflow.basedir, path)
     if not os.path.isabs(path) and not os.path.exists(path) and os.path.exists(shipped):
         return shipped
@@ -75,7 +75,7 @@ def dataset_label_map_input(wildcards):
 
 
 def dataset_include_localizers(wildcards):
-    return dataset_config(wildcards).get("include_localizers", True)
+    return dataset_config(wildcards)["include_localizers"]
 
 
 def scan_targets():
