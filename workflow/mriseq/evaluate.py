@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from mriseq import metrics as m
+from mriseq import paths
 from mriseq.io import write_csv, write_json, write_parquet
 
 log = logging.getLogger("mriseq.evaluate")
 
 ENSEMBLE = "ensemble"
-LEVELS = ("slice", "volume")
+LEVELS = paths.EVAL_LEVELS
 # (level, aggregation) pairs evaluated; the first volume aggregation is the primary one.
 VIEWS = (("slice", "none"), ("volume", "vote"), ("volume", "mean_prob"))
 SLICE_KEY = ["shard", "row"]
@@ -241,11 +242,6 @@ def confusion_frame(cm: np.ndarray, classes: Sequence[str], normalise: bool) -> 
     return frame
 
 
-def confusion_name(model: str, level: str, kind: str) -> str:
-    """File stem of a confusion-matrix table/figure (volume level uses the majority vote)."""
-    return f"confusion_{model}_{level}_{kind}"
-
-
 def evaluate_task(
     predictions: dict[str, str],
     classes: Sequence[str],
@@ -284,7 +280,7 @@ def evaluate_task(
             for kind, normalise in (("counts", False), ("normalised", True)):
                 write_csv(
                     confusion_frame(cm, classes, normalise),
-                    out / f"{confusion_name(model, level, kind)}.csv",
+                    out / f"{paths.confusion_name(model, level, kind)}.csv",
                 )
         ens = metrics[metrics["fold"] == ENSEMBLE].set_index(["level", "aggregation"])
         summary[model] = {

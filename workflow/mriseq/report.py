@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mriseq import paths
 from mriseq.io import write_text
 
 log = logging.getLogger("mriseq.report")
@@ -92,7 +93,6 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
                  models: Sequence[str], train_dataset: str, results: str = "results",
                  montages: dict[str, str] | None = None, confidence: float = 0.95) -> None:
     """Write the report. ``datasets`` maps dataset name to role (train/external/predict)."""
-    results = Path(results)
     ci = f"{int(round(confidence * 100))} % CI"
     labelled = [d for d, role in datasets.items() if role != "predict"]
     external = [d for d, role in datasets.items() if role == "external"]
@@ -108,27 +108,26 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     nav += [f"<a href='#predict-{d}'>{html.escape(d)} (predictions)</a>" for d in predict]
     nav += ["<a href='#training'>Training</a>", "</nav>"]
     parts.append(" ".join(nav))
-    parts.append(_health_banner(results / "models" / "training_health.csv"))
+    parts.append(_health_banner(Path(paths.training_health(results))))
 
     parts.append("<h2 id='data'>Datasets and quality control</h2>")
     for dataset, role in datasets.items():
-        base = results / dataset
         parts.append(f"<h3>{html.escape(dataset)} ({role})</h3>")
         if montages and dataset in montages:
             parts.append(f"<div class='figs'>{_figure(montages[dataset], 'synthetic cohort')}"
                          "</div>")
         parts.append("<p>Scan QC (files accepted / rejected by reason)</p>")
-        parts.append(_table(base / "manifests" / "qc_summary.csv"))
+        parts.append(_table(paths.qc_summary(dataset, "manifests", results)))
         parts.append("<p>Preprocessing QC</p>")
-        parts.append(_table(base / "tensors" / "qc_summary.csv"))
+        parts.append(_table(paths.qc_summary(dataset, "tensors", results)))
         if dataset == train_dataset:
             parts.append("<p>Split class counts: slices (series) per split</p>")
-            parts.append(_table(base / "splits" / "class_counts.csv",
+            parts.append(_table(paths.split_table(dataset, "class_counts.csv", results),
                                 query=_class_counts_by_split))
             parts.append("<p>Split warnings: classes too rare for the folds, or absent from "
                          "the test set (none listed: every class can be validated and tested)"
                          "</p>")
-            parts.append(_table(base / "splits" / "warnings.csv"))
+            parts.append(_table(paths.split_table(dataset, "warnings.csv", results)))
 
     for dataset in labelled:
         parts.append(_dataset_section(results, dataset, tasks, models,
@@ -138,12 +137,12 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
         parts.append("<h2 id='gap'>Generalisation gap: internal test vs external</h2>")
         for dataset in external:
             parts.append(f"<h3>{html.escape(train_dataset)} → {html.escape(dataset)}</h3>")
-            parts.append(_table(results / dataset / "evaluation" / "generalisation_gap.csv",
+            parts.append(_table(paths.generalisation_gap(dataset, results),
                                 query=lambda d: d[d["aggregation"] != "mean_prob"]
                                 .drop(columns=["aggregation"])))
 
     for dataset in predict:
-        path = results / dataset / "predictions" / "series.csv"
+        path = paths.series_predictions(dataset, results)
         parts.append(f"<h2 id='predict-{dataset}'>Predictions: {html.escape(dataset)}</h2>")
         parts.append(f"<p>One row per series; full table <code>{path}</code>.</p>")
         parts.append(_table(path, columns=[
@@ -156,17 +155,17 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
                  "no learning (majority class, chance, the histogram forest), with a first-epoch "
                  "loss far above a uniform guess, or whose validation fold lacks classes (none "
                  "listed: no flag)</p>")
-    parts.append(_table(results / "models" / "training_health.csv"))
+    parts.append(_table(paths.training_health(results)))
     for task in tasks:
         parts.append(f"<h3>{task}</h3><div class='figs'>")
         if "cnn" in models:
-            parts.append(_figure(results / "models" / "cnn" / task / "learning_curves.png",
+            parts.append(_figure(paths.learning_curves(task, "png", results),
                                  f"CNN learning curves, {task}, every fold"))
         parts.append("</div>")
         parts.append("<p>CV summary (mean ± sd over folds; validation = each fold model on its "
                      "own validation fold)</p>")
         parts.append(_table(
-            results / train_dataset / "evaluation" / task / "cv_summary.csv",
+            paths.evaluation_table(train_dataset, task, "cv_summary", results=results),
             columns=["source", "model", "level", "aggregation", "metric", "mean_sd", "n_folds"],
             query=lambda d: d[d["metric"].isin(["accuracy", "macro_f1", "balanced_accuracy",
                                                 "kappa"])]))
@@ -191,48 +190,52 @@ def _health_banner(path: Path) -> str:
             "see <a href='#health'>the table</a>.</p>")
 
 
-def _dataset_section(results: Path, dataset: str, tasks: Sequence[str], models: Sequence[str],
+def _dataset_section(results: str, dataset: str, tasks: Sequence[str], models: Sequence[str],
                      gradcam: bool) -> str:
     primary = models[0]  # the primary model family's matrices lead; the others fold away
     parts = [f"<h2 id='eval-{dataset}'>Evaluation: {html.escape(dataset)}</h2>"]
-    figures = results / dataset / "evaluation" / "figures"
-    comparison = _figure(figures / "model_comparison.png", "macro F1 by model and task")
+    comparison = _figure(paths.comparison_figure(dataset, "png", results),
+                         "macro F1 by model and task")
     parts.append(f"<div class='figs'>{comparison}</div>")
     for task in tasks:
-        base = results / dataset / "evaluation" / task
+        def table(name, task=task):
+            return paths.evaluation_table(dataset, task, name, results=results)
+
         parts.append(f"<h3>{html.escape(dataset)} · {task}</h3>")
         parts.append("<p>Model comparison (fold ensemble; volume = majority vote)</p>")
-        parts.append(_table(base / "comparison.csv", query=lambda d: _with_ci(
+        parts.append(_table(table("comparison"), query=lambda d: _with_ci(
             d, ["accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "kappa"])))
         parts.append("<div class='figs'>")
-        for level in ("slice", "volume"):
-            for kind in ("counts", "normalised"):
-                parts.append(_figure(base / "figures" / f"confusion_{primary}_{level}_{kind}"
-                                     ".png", f"{primary} ensemble, {level} level, {kind}"))
+        for level in paths.EVAL_LEVELS:
+            for kind in paths.CONFUSION_KINDS:
+                parts.append(_figure(
+                    paths.confusion_figure(dataset, task, primary, level, kind, "png", results),
+                    f"{primary} ensemble, {level} level, {kind}"))
         parts.append("</div>")
         others = [m for m in models if m != primary]
         if others:
             parts.append("<details><summary>Baseline confusion matrices</summary>"
                          "<div class='figs'>")
             for model in others:
-                for level in ("slice", "volume"):
-                    parts.append(_figure(base / "figures" / f"confusion_{model}_{level}_counts.png",
-                                         f"{model}, {level} level, counts"))
+                for level in paths.EVAL_LEVELS:
+                    parts.append(_figure(
+                        paths.confusion_figure(dataset, task, model, level, "counts", "png",
+                                               results), f"{model}, {level} level, counts"))
             parts.append("</div></details>")
         parts.append("<details><summary>All metrics (ensemble and each fold)</summary>")
-        parts.append(_table(base / "metrics.csv", query=lambda d: _with_ci(
+        parts.append(_table(table("metrics"), query=lambda d: _with_ci(
             d, ["accuracy", "balanced_accuracy", "macro_f1", "kappa"]), columns=[
             "model", "fold", "level", "aggregation", "n", "n_patients", "accuracy",
             "balanced_accuracy", "macro_precision", "macro_recall", "macro_f1",
             "weighted_precision", "weighted_recall", "weighted_f1", "kappa"]))
         parts.append("</details>")
         parts.append("<details><summary>Per-class precision / recall / F1 / support</summary>")
-        parts.append(_table(base / "per_class.csv",
+        parts.append(_table(table("per_class"),
                             query=lambda d: d[d["aggregation"] != "mean_prob"]))
         parts.append("</details>")
         if gradcam and "cnn" in models:
             parts.append("<div class='figs'>")
-            parts.append(_figure(base / "figures" / "gradcam.png",
+            parts.append(_figure(paths.gradcam_figure(dataset, task, results),
                                  f"Grad-CAM, {task}: test slices per class (true / predicted)"))
             parts.append("</div>")
     return "\n".join(parts)

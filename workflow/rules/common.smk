@@ -4,6 +4,7 @@
 
 import os
 
+from mriseq import paths as result_paths
 from mriseq.config import dataset_entries, resolve_raw_dir
 from mriseq.layouts import get_layout
 from mriseq.models import families

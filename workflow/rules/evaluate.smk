@@ -19,12 +19,12 @@ rule evaluate_predictions:
         per_class=evaluation_table("per_class", "../report/per_class.rst"),
         cv_summary=evaluation_table("cv_summary", "../report/cv_summary.rst"),
         comparison=evaluation_table("comparison", "../report/comparison.rst"),
-        volumes="results/{dataset}/evaluation/{task}/volumes.csv",
-        parquet=expand(
-            "results/{{dataset}}/evaluation/{{task}}/{table}.parquet",
-            table=EVAL_TABLES,
-        ),
-        summary="results/{dataset}/evaluation/{task}/summary.json",
+        volumes=result_paths.evaluation_table("{dataset}", "{task}", "volumes"),
+        parquet=[
+            result_paths.evaluation_table("{dataset}", "{task}", table, "parquet")
+            for table in result_paths.EVAL_TABLES
+        ],
+        summary=result_paths.evaluation_table("{dataset}", "{task}", "summary", "json"),
         confusion=confusion_files("{dataset}", "{task}"),
     log:
         "logs/{dataset}/evaluation/{task}.log",
@@ -52,7 +52,7 @@ rule training_health:
     input:
         unpack(validation_metrics_files),
     output:
-        "results/models/training_health.csv",
+        result_paths.training_health(),
     log:
         "logs/models/training_health.log",
     conda:
@@ -96,13 +96,13 @@ rule plot_confusion:
 
 rule plot_comparison:
     input:
-        expand("results/{{dataset}}/evaluation/{task}/comparison.csv", task=TASKS),
+        [
+            result_paths.evaluation_table("{dataset}", task, "comparison")
+            for task in TASKS
+        ],
     output:
         report_figures(
-            expand(
-                "results/{{dataset}}/evaluation/figures/model_comparison.{ext}",
-                ext=PLOT_FORMATS,
-            ),
+            [result_paths.comparison_figure("{dataset}", ext) for ext in PLOT_FORMATS],
             category="Model comparison",
             subcategory="{dataset}",
             caption="../report/comparison.rst",
@@ -128,9 +128,7 @@ rule plot_learning_curves:
         expand("results/models/cnn/{{task}}/fold{fold}/history.csv", fold=FOLDS),
     output:
         report_figures(
-            expand(
-                "results/models/cnn/{{task}}/learning_curves.{ext}", ext=PLOT_FORMATS
-            ),
+            [result_paths.learning_curves("{task}", ext) for ext in PLOT_FORMATS],
             category="Learning curves",
             subcategory="{task}",
             caption="../report/learning_curves.rst",
@@ -156,7 +154,7 @@ rule gradcam:
         predictions="results/{dataset}/predictions/cnn/{task}.parquet",
     output:
         figure=report(
-            "results/{dataset}/evaluation/{task}/figures/gradcam.png",
+            result_paths.gradcam_figure("{dataset}", "{task}"),
             category="Grad-CAM",
             subcategory="{dataset}",
             caption="../report/gradcam.rst",

@@ -20,7 +20,7 @@ rule generalisation_gap:
     output:
         parquet="results/{dataset}/evaluation/generalisation_gap.parquet",
         csv=report(
-            "results/{dataset}/evaluation/generalisation_gap.csv",
+            result_paths.generalisation_gap("{dataset}"),
             category="External validation",
             subcategory="{dataset}",
             caption="../report/generalisation_gap.rst",
@@ -52,7 +52,7 @@ rule predict_series:
     output:
         parquet="results/{dataset}/predictions/series.parquet",
         csv=report(
-            "results/{dataset}/predictions/series.csv",
+            result_paths.series_predictions("{dataset}"),
             category="Predictions",
             subcategory="{dataset}",
             caption="../report/predictions.rst",

@@ -38,7 +38,7 @@ rule merge_tensors:
         series="results/{dataset}/manifests/series.parquet",
     output:
         index="results/{dataset}/tensors/index.parquet",
-        qc_summary="results/{dataset}/tensors/qc_summary.csv",
+        qc_summary=result_paths.qc_summary("{dataset}", "tensors"),
         rejects="results/{dataset}/tensors/rejects.parquet",
     log:
         "logs/{dataset}/preprocess/merge.log",

@@ -12,7 +12,7 @@ rule report_html:
         evaluation=evaluate_targets(),
         external=external_targets(),
         summaries=dataset_summary_files(),
-        health="results/models/training_health.csv",
+        health=result_paths.training_health(),
         montages=list(synthetic_montages().values()),
     output:
         "results/report/index.html",

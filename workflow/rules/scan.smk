@@ -42,7 +42,7 @@ rule merge_manifests:
         files="results/{dataset}/manifests/files.parquet",
         series="results/{dataset}/manifests/series.parquet",
         rejects="results/{dataset}/manifests/rejects.parquet",
-        qc="results/{dataset}/manifests/qc_summary.csv",
+        qc=result_paths.qc_summary("{dataset}", "manifests"),
     log:
         "logs/{dataset}/scan/merge.log",
     benchmark:

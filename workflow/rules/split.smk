@@ -11,8 +11,8 @@ rule split:
         series="results/{dataset}/manifests/series.parquet",
     output:
         splits="results/{dataset}/splits/splits.parquet",
-        class_counts="results/{dataset}/splits/class_counts.csv",
-        warnings="results/{dataset}/splits/warnings.csv",
+        class_counts=result_paths.split_table("{dataset}", "class_counts.csv"),
+        warnings=result_paths.split_table("{dataset}", "warnings.csv"),
     log:
         "logs/{dataset}/split.log",
     wildcard_constraints:

@@ -1,11 +1,6 @@
 # The evaluate stage's inputs, report registrations and targets. Included by rules/evaluate.smk;
 # kept apart from the rules because a Snakefile mixing rules and functions fails --lint.
 
-# What the evaluation writes per {dataset}×{task} (the target lists and the rules share them).
-EVAL_LEVELS = ["slice", "volume"]
-CONFUSION_KINDS = ["counts", "normalised"]
-EVAL_TABLES = ["metrics", "per_class", "volumes", "cv_summary", "comparison"]
-
 
 def evaluation_inputs(wildcards):
     """Each model's predictions; for the train dataset also the fold models' validation metrics
@@ -41,23 +36,23 @@ def validation_metrics_files(wildcards):
 
 def confusion_files(dataset, task, figures=False):
     """Confusion tables (or their figures) of one dataset×task; volume level = majority vote."""
-    name = "confusion_{model}_{level}_{kind}"
-    pattern = f"figures/{name}.{{ext}}" if figures else f"{name}.csv"
-    return expand(
-        f"results/{{dataset}}/evaluation/{{task}}/{pattern}",
-        dataset=dataset,
-        task=task,
-        model=MODELS,
-        level=EVAL_LEVELS,
-        kind=CONFUSION_KINDS,
-        ext=PLOT_FORMATS if figures else ["csv"],
-    )
+    return [
+        (
+            result_paths.confusion_figure(dataset, task, model, level, kind, ext)
+            if figures
+            else result_paths.confusion_table(dataset, task, model, level, kind)
+        )
+        for model in MODELS
+        for level in result_paths.EVAL_LEVELS
+        for kind in result_paths.CONFUSION_KINDS
+        for ext in (PLOT_FORMATS if figures else ["csv"])
+    ]
 
 
-def report_figures(paths, category, subcategory, caption, labels=None):
+def report_figures(files, category, subcategory, caption, labels=None):
     """Register the PNG of each figure with `snakemake --report` (other formats ride along)."""
     registered = []
-    for path in paths:
+    for path in files:
         if path.endswith(".png"):
             extra = {"figure": os.path.basename(path)}
             path = report(
@@ -73,7 +68,7 @@ def report_figures(paths, category, subcategory, caption, labels=None):
 
 def evaluation_table(name, caption):
     return report(
-        f"results/{{dataset}}/evaluation/{{task}}/{name}.csv",
+        result_paths.evaluation_table("{dataset}", "{task}", name),
         category="Evaluation tables",
         subcategory="{dataset}",
         caption=caption,
@@ -87,24 +82,19 @@ def evaluate_targets():
     for dataset in LABELLED_DATASETS:
         for task in TASKS:
             targets += [
-                f"results/{dataset}/evaluation/{task}/{t}.csv" for t in EVAL_TABLES
+                result_paths.evaluation_table(dataset, task, table)
+                for table in result_paths.EVAL_TABLES
             ]
             targets += confusion_files(dataset, task, figures=True)
-        targets += expand(
-            "results/{dataset}/evaluation/figures/model_comparison.{ext}",
-            dataset=dataset,
-            ext=PLOT_FORMATS,
-        )
+        targets += [
+            result_paths.comparison_figure(dataset, ext) for ext in PLOT_FORMATS
+        ]
     if "cnn" in MODELS:
         # Learning curves and Grad-CAM explain the CNN; a run without it has neither.
-        targets += expand(
-            "results/models/cnn/{task}/learning_curves.{ext}",
-            task=TASKS,
-            ext=PLOT_FORMATS,
-        )
-        targets += expand(
-            "results/{dataset}/evaluation/{task}/figures/gradcam.png",
-            dataset=TRAIN_DATASET,
-            task=TASKS,
-        )
+        targets += [
+            result_paths.learning_curves(task, ext)
+            for task in TASKS
+            for ext in PLOT_FORMATS
+        ]
+        targets += [result_paths.gradcam_figure(TRAIN_DATASET, task) for task in TASKS]
     return targets

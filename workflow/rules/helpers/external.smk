@@ -3,12 +3,12 @@
 
 
 def external_targets():
-    targets = expand(
-        "results/{dataset}/evaluation/generalisation_gap.csv", dataset=EXTERNAL_DATASETS
-    )
-    targets += expand(
-        "results/{dataset}/predictions/series.csv", dataset=PREDICT_DATASETS
-    )
+    targets = [
+        result_paths.generalisation_gap(dataset) for dataset in EXTERNAL_DATASETS
+    ]
+    targets += [
+        result_paths.series_predictions(dataset) for dataset in PREDICT_DATASETS
+    ]
     if config["evaluate"]["sorted_links"]:
         targets += expand(
             "results/{dataset}/predictions/sorted", dataset=PREDICT_DATASETS

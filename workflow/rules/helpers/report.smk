@@ -7,11 +7,11 @@ def dataset_summary_files():
     files = []
     for dataset in DATASETS:
         files += [
-            f"results/{dataset}/manifests/qc_summary.csv",
-            f"results/{dataset}/tensors/qc_summary.csv",
+            result_paths.qc_summary(dataset, "manifests"),
+            result_paths.qc_summary(dataset, "tensors"),
         ]
-    files.append(f"results/{TRAIN_DATASET}/splits/class_counts.csv")
-    files.append(f"results/{TRAIN_DATASET}/splits/warnings.csv")
+    files.append(result_paths.split_table(TRAIN_DATASET, "class_counts.csv"))
+    files.append(result_paths.split_table(TRAIN_DATASET, "warnings.csv"))
     return files
 
 
@@ -26,7 +26,7 @@ def synthetic_montages():
 def summary_comparisons(wildcards):
     """The comparison table of every labelled dataset × task, keyed dataset__task."""
     return {
-        f"{dataset}__{task}": f"results/{dataset}/evaluation/{task}/comparison.csv"
+        f"{dataset}__{task}": result_paths.evaluation_table(dataset, task, "comparison")
         for dataset in LABELLED_DATASETS
         for task in TASKS
     }
