@@ -27,7 +27,7 @@ from mriseq.io import atomic_path, write_csv
 from mriseq.logs import progress
 from mriseq.synthetic.layout import patient_entries
 from mriseq.synthetic.patient import PatientResult, cohort_settings, generate_patient
-from mriseq.taxonomy import DEFAULT_TAXONOMY
+from mriseq.taxonomy import DEFAULT_TAXONOMY, TASKS
 
 log = logging.getLogger("mriseq.synthetic")
 
@@ -119,7 +119,7 @@ def _check_taxonomy(taxonomy: dict) -> None:
 
 
 def _check_classes(series: pd.DataFrame, taxonomy: dict) -> None:
-    for task in ("sequence", "orientation", "contrast"):
+    for task in TASKS:
         unknown = sorted(set(series[task]) - set(taxonomy[task]))
         if unknown:
             raise ValueError(
@@ -148,7 +148,7 @@ def _write_dlds_sheets(out: Path, series: pd.DataFrame, seed: int, label_map_pat
 
 def _write_class_counts(series: pd.DataFrame, taxonomy: dict, path: str) -> None:
     rows = []
-    for task in ("sequence", "orientation", "contrast"):
+    for task in TASKS:
         grouped = series.groupby(task).agg(series=("SeriesInstanceUID", "size"),
                                            slices=("n_slices", "sum"))
         for cls in taxonomy[task]:
