@@ -63,6 +63,7 @@ def test_figures_target_builds_tables_figures_and_report(evaluated):
     assert per_class.query("`class` == 't2_fs' and model == 'cnn'")["support"].eq(0).all()
     page = (results / "report" / "index.html").read_text()
     assert "data:image/png;base64," in page
+    assert page.index("Demo models.") < page.index("<h2")  # at the top: synthetic-only models
     assert "missing figure" not in page and "missing table" not in page
     # Training health: known flags only, every model × fold named, the report says so on top.
     health = pd.read_csv(results / "models" / "training_health.csv")
@@ -162,5 +163,9 @@ def test_predict_mode_series_table(evaluated, tmp_path):
     for column in ("header_orientation", "header_contrast_agent", "header_b_values",
                    "series_description", "header_disagreement"):
         assert column in table
+    # Demo models say so: every row, the job log and the report's top.
+    assert table["models_trained_on"].eq("synthetic").all()
+    series_log = (workdir / "logs" / "archive" / "predictions" / "series.log").read_text()
+    assert series_log.count("trained on the synthetic cohort only") == 1
     links = list((workdir / "results" / "archive" / "predictions" / "sorted").glob("*/*/*"))
     assert len(links) == len(predicted) and all(link.is_symlink() for link in links)

@@ -3,10 +3,14 @@ external-validation tables."""
 
 from __future__ import annotations
 
+import json
+import logging
+
 import numpy as np
 import pandas as pd
 from evaluate_fixtures import make_predictions
 from mriseq import predict_series as ps
+from mriseq.provenance import synthetic_only_warning
 from mriseq.taxonomy import DEFAULT_TAXONOMY
 
 
@@ -95,3 +99,32 @@ def test_unlabelled_predictions_vote_like_labelled_ones():
     volumes = vote_volumes(ensemble_slices(df, classes), classes)
     assert len(volumes) == 6 and volumes["y_true"].isna().all()
     assert volumes["y_pred_vote"].isin(classes).all()
+
+
+def test_series_table_says_where_the_models_training_data_came_from(tmp_path, caplog):
+    from mriseq.provenance import record_training_data
+
+    paths = _archive(tmp_path)
+    metadata = []
+    for fold, source in enumerate(["synthetic", "synthetic"]):
+        path = tmp_path / f"metadata{fold}.json"
+        path.write_text(json.dumps({"model": "cnn", "fold": fold}))
+        record_training_data(str(path), source)
+        assert json.loads(path.read_text()) == {"model": "cnn", "fold": fold,
+                                                "training_data": source}
+        metadata.append(str(path))
+    args = (paths, DEFAULT_TAXONOMY, str(tmp_path / "series.parquet"),
+            str(tmp_path / "files.parquet"), str(tmp_path / "o.parquet"), str(tmp_path / "o.csv"))
+    with caplog.at_level(logging.WARNING, logger="mriseq"):
+        table = ps.write_series_predictions(*args, metadata_paths=metadata)
+    assert table["models_trained_on"].eq("synthetic").all()
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        synthetic_only_warning(["synthetic"])]
+    # Models trained on a labelled archive: the rows name it, and nothing is announced.
+    record_training_data(metadata[1], "my_labelled")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mriseq"):
+        table = ps.write_series_predictions(*args, metadata_paths=metadata)
+    assert table["models_trained_on"].eq("my_labelled;synthetic").all()
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert synthetic_only_warning(["my_labelled"]) is None

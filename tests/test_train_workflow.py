@@ -38,6 +38,7 @@ def test_models_and_predictions_follow_the_contract(trained):
             meta = json.loads((base / "metadata.json").read_text())
             assert meta["classes"] == ["pre", "post"] and meta["seed"] == 7
             assert meta["config_hash"] and meta["packages"]["numpy"]
+            assert meta["training_data"] == "synthetic"  # the tiny cohort is generated
     meta = json.loads((trained / FOLD0 / "metadata.json").read_text())
     assert meta["device"]["type"] == "CPU" and "host" not in meta
     assert "images_per_second" not in meta and "training_seconds" not in meta  # in the log

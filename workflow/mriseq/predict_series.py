@@ -26,6 +26,7 @@ import pandas as pd
 
 from mriseq.evaluate import ensemble_slices, load_predictions, vote_volumes
 from mriseq.io import write_csv, write_parquet
+from mriseq.provenance import models_training_data, synthetic_only_warning
 
 log = logging.getLogger("mriseq.predict_series")
 
@@ -108,8 +109,15 @@ def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> p
 
 def write_series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
                              series_path: str, files_path: str, out_parquet: str,
-                             out_csv: str) -> pd.DataFrame:
+                             out_csv: str, metadata_paths: Sequence[str] = ()) -> pd.DataFrame:
+    """Write the table; ``metadata_paths`` (the predicting models' metadata.json) fill
+    ``models_trained_on``, and a table from synthetic-only models is announced in the log."""
     table = series_predictions(predictions, taxonomy, series_path, files_path)
+    sources = models_training_data(list(metadata_paths)) if metadata_paths else ["unknown"]
+    table["models_trained_on"] = ";".join(sources)
+    warning = synthetic_only_warning(sources)
+    if warning:
+        log.warning(warning)
     log.info("%d series, %d with header/pixel disagreement", len(table),
              int(table["header_disagreement"].sum()))
     write_parquet(table, out_parquet)

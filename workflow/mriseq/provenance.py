@@ -40,3 +40,44 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             continue
     return versions
+
+
+# Where a model's training data came from: "synthetic" for the built-in synthetic cohorts, else the
+# name of the labelled dataset. Models trained on synthetic data are demo models: on real scanner
+# files they are not expected to hold, so predict mode and the report say so.
+SYNTHETIC = "synthetic"
+
+
+def training_data_source(dataset: str, dataset_config: dict[str, Any]) -> str:
+    """``synthetic`` for a generated cohort, otherwise the dataset's name."""
+    return SYNTHETIC if dataset_config.get("synthetic") else dataset
+
+
+def record_training_data(metadata_path: str, source: str) -> None:
+    """Add ``training_data`` to a fold model's ``metadata.json`` (every family alike, after the
+    family's own training wrote it)."""
+    from mriseq.io import write_json
+
+    with open(metadata_path) as handle:
+        metadata = json.load(handle)
+    metadata["training_data"] = source
+    write_json(metadata, metadata_path)
+
+
+def models_training_data(metadata_paths: list[str]) -> list[str]:
+    """The distinct training-data sources of the given fold models (sorted; ``unknown`` for
+    metadata written before models carried one)."""
+    sources = set()
+    for path in metadata_paths:
+        with open(path) as handle:
+            sources.add(json.load(handle).get("training_data", "unknown"))
+    return sorted(sources)
+
+
+def synthetic_only_warning(sources: list[str]) -> str | None:
+    """One sentence when every model was trained on synthetic data only, else None."""
+    if sources != [SYNTHETIC]:
+        return None
+    return ("Every model was trained on the synthetic cohort only: these are demo models, and on "
+            "real scanner files their labels are not to be trusted. Train on labelled real data "
+            "first (README, 'Train on your own labelled archive').")

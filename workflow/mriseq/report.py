@@ -18,6 +18,7 @@ import pandas as pd
 
 from mriseq import paths
 from mriseq.io import write_text
+from mriseq.provenance import synthetic_only_warning
 
 log = logging.getLogger("mriseq.report")
 
@@ -91,8 +92,11 @@ def _with_ci(df: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 
 def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: Sequence[str],
                  models: Sequence[str], train_dataset: str, results: str = "results",
-                 montages: dict[str, str] | None = None, confidence: float = 0.95) -> None:
-    """Write the report. ``datasets`` maps dataset name to role (train/external/predict)."""
+                 montages: dict[str, str] | None = None, confidence: float = 0.95,
+                 training_data: str = "unknown") -> None:
+    """Write the report. ``datasets`` maps dataset name to role (train/external/predict);
+    ``training_data`` is where the models' training data came from (``synthetic`` or the
+    labelled dataset's name)."""
     ci = f"{int(round(confidence * 100))} % CI"
     labelled = [d for d, role in datasets.items() if role != "predict"]
     external = [d for d, role in datasets.items() if role == "external"]
@@ -108,6 +112,10 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     nav += [f"<a href='#predict-{d}'>{html.escape(d)} (predictions)</a>" for d in predict]
     nav += ["<a href='#training'>Training</a>", "</nav>"]
     parts.append(" ".join(nav))
+    warning = synthetic_only_warning([training_data])
+    parts.append(f"<p class='warn'><strong>Demo models.</strong> {html.escape(warning)}</p>"
+                 if warning else f"<p class='note'>Models trained on the labelled dataset "
+                 f"<code>{html.escape(training_data)}</code>.</p>")
     parts.append(_health_banner(Path(paths.training_health(results))))
 
     parts.append("<h2 id='data'>Datasets and quality control</h2>")
@@ -148,7 +156,8 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
         parts.append(_table(path, columns=[
             "series_key", "series_dir", "series_description", "sequence", "sequence_vote_share",
             "orientation", "header_orientation", "contrast", "header_contrast_agent",
-            "header_b_values", "header_disagreement", "disagreement_reasons"]))
+            "header_b_values", "header_disagreement", "disagreement_reasons",
+            "models_trained_on"]))
 
     parts.append("<h2 id='training'>Training: learning curves and cross-validation</h2>")
     parts.append("<p id='health'>Training health: fold models at or below a baseline that needs "

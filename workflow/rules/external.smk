@@ -49,6 +49,12 @@ rule predict_series:
         ),
         series="results/{dataset}/manifests/series.parquet",
         files="results/{dataset}/manifests/files.parquet",
+        # Where the models' training data came from: every row says it.
+        metadata=expand(
+            f"results/models/{PRIMARY_MODEL}/{{task}}/fold{{fold}}/metadata.json",
+            task=TASKS,
+            fold=FOLDS,
+        ),
     output:
         parquet="results/{dataset}/predictions/series.parquet",
         csv=report(

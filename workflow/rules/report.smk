@@ -30,6 +30,7 @@ rule report_html:
         models=MODELS,
         train_dataset=TRAIN_DATASET,
         montages=synthetic_montages(),
+        training_data=training_data(),
         confidence_level=config["evaluate"]["confidence_level"],
     script:
         "../scripts/report_html.py"

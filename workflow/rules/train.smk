@@ -31,5 +31,6 @@ for family in MODEL_FAMILIES.values():
             classes=task_classes,
             settings=canonical(family.settings(config)),
             seed=config["seed"],
+            training_data=training_data(),
         script:
             "../scripts/train_model.py"

@@ -8,6 +8,7 @@ with log_to(snakemake.log[0]):
         taxonomy=snakemake.params.taxonomy,
         series_path=snakemake.input.series,
         files_path=snakemake.input.files,
+        metadata_paths=list(snakemake.input.metadata),
         out_parquet=snakemake.output.parquet,
         out_csv=snakemake.output.csv,
     )

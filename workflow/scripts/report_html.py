@@ -11,4 +11,5 @@ with log_to(snakemake.log[0]):
         train_dataset=snakemake.params.train_dataset,
         montages=snakemake.params.montages,
         confidence=snakemake.params.confidence_level,
+        training_data=snakemake.params.training_data,
     )

@@ -2,6 +2,7 @@
 
 from mriseq.logs import log_to
 from mriseq.models import get_family
+from mriseq.provenance import record_training_data
 
 with log_to(snakemake.log[0]):
     get_family(snakemake.params.family).train(
@@ -14,3 +15,4 @@ with log_to(snakemake.log[0]):
         settings=snakemake.params.settings,
         threads=snakemake.threads,
     )
+    record_training_data(snakemake.output.metadata, snakemake.params.training_data)
