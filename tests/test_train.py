@@ -140,3 +140,42 @@ def test_best_epoch_is_chosen_after_the_warm_up():
     assert best_epoch(losses, 0) == 1  # without a warm-up the untrained first epoch wins
     assert best_epoch(losses, 3) == 5
     assert best_epoch(losses[:2], 3) == 2  # ended inside the warm-up: the last epoch is kept
+
+
+def test_quarter_turns_and_mirrors_are_the_eight_symmetries():
+    from mriseq.tfdata import dihedral
+
+    image = np.arange(16, dtype=np.uint8).reshape(1, 4, 4)
+    turned = [dihedral(image, np.array([code]))[0] for code in range(8)]
+    assert np.array_equal(turned[0], image[0])
+    assert np.array_equal(turned[1], np.rot90(image[0]))
+    assert np.array_equal(turned[4], image[0][:, ::-1])
+    assert len({t.tobytes() for t in turned}) == 8  # all distinct
+    # Each is a rearrangement of the same pixels (nothing is interpolated or filled).
+    assert all(sorted(t.ravel()) == sorted(image.ravel()) for t in turned)
+    batch = np.stack([image[0]] * 3)
+    out = dihedral(batch, np.array([0, 2, 6]))
+    assert np.array_equal(out[1], np.rot90(image[0], 2))
+    assert np.array_equal(out[2], np.rot90(image[0], 2)[:, ::-1])
+
+
+def test_quarter_turns_train_deterministically(dataset, tmp_path):
+    config = {**TRAIN_CONFIG, "augmentation": {**TRAIN_CONFIG["augmentation"],
+                                               "quarter_turns": True}}
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
+                  classes=CLASSES, fold=0, seed=3, train=config,
+                  out_model=str(out / "m.keras"), out_history=str(out / "h.csv"),
+                  out_val_metrics=str(out / "v.json"), out_curve=str(out / "c.png"),
+                  out_metadata=str(out / "meta.json"))
+        runs.append(((out / "h.csv").read_text(), (out / "v.json").read_text()))
+    assert runs[0] == runs[1]
+    plain = tmp_path / "plain"
+    train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
+              classes=CLASSES, fold=0, seed=3, train=TRAIN_CONFIG,
+              out_model=str(plain / "m.keras"), out_history=str(plain / "h.csv"),
+              out_val_metrics=str(plain / "v.json"), out_curve=str(plain / "c.png"),
+              out_metadata=str(plain / "meta.json"))
+    assert (plain / "h.csv").read_text() != runs[0][0]  # the turns reach the network

@@ -117,6 +117,18 @@ def setting(section: str, key: str, value: Any) -> Any:
     return schema_defaults(section, key) if value is None else value
 
 
+def with_defaults(values: dict[str, Any], *path: str) -> dict[str, Any]:
+    """``values`` (a config section, e.g. ``train``) with what it leaves out, at any depth, set
+    to the schema's defaults under ``path``."""
+
+    def merge(defaults: Any, given: Any) -> Any:
+        if isinstance(defaults, dict) and isinstance(given, dict):
+            return {**defaults, **{k: merge(defaults.get(k), v) for k, v in given.items()}}
+        return given
+
+    return merge(schema_defaults(*path), values)
+
+
 def resolve_raw_dir(raw_dir: str | os.PathLike, layout: str) -> Path:
     """Where a dataset's series folders start: ``raw_dir`` as its layout reads it (the DLDS
     download nests its root folder in itself)."""

@@ -137,30 +137,47 @@ def epoch_samples(series: np.ndarray, positions: np.ndarray, max_per_series: int
     return np.stack(out).astype(np.int64)
 
 
+def dihedral(images: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Each ``(s, s)`` image turned by ``code % 4`` quarter turns, then mirrored when
+    ``code >= 4`` (the 8 symmetries of the square; code 0 leaves it as it is)."""
+    out = np.empty_like(images)
+    for i, code in enumerate(np.asarray(codes, dtype=np.int64)):
+        turned = np.rot90(images[i], k=int(code) % 4)
+        out[i] = turned[:, ::-1] if code >= 4 else turned
+    return out
+
+
 def training_dataset(tensors: ShardTensors, samples: np.ndarray, labels: np.ndarray,
-                     n_classes: int, batch_size: int, class_weights: np.ndarray | None = None):
+                     n_classes: int, batch_size: int, class_weights: np.ndarray | None = None,
+                     symmetries: np.ndarray | None = None):
     """A tf.data pipeline over ``samples`` (``(epochs, n)`` positions): per epoch batches of
     (slice ``(b, s, s, 1)`` uint8, one-hot target, sample weight), gathered from the memory maps in
-    parallel and prefetched. Yields exactly ``epochs × ceil(n / batch_size)`` batches."""
+    parallel and prefetched. Yields exactly ``epochs × ceil(n / batch_size)`` batches.
+    ``symmetries`` (same shape, codes 0–7 of :func:`dihedral`) turns or mirrors each drawn slice;
+    drawn up front from the job's seed, so training stays deterministic."""
     import tensorflow as tf
 
     size = tensors.size
     weights = np.ones(n_classes, np.float32) if class_weights is None else class_weights
     label_table = tf.constant(np.maximum(labels, 0).astype(np.int32))
     weight_table = tf.constant(weights.astype(np.float32))
+    codes = np.zeros_like(samples, dtype=np.int8) if symmetries is None else symmetries
 
-    def read(positions):
-        return tensors.gather(positions)
+    def read(positions, batch_codes):
+        images = tensors.gather(positions)
+        return dihedral(images, batch_codes) if batch_codes.any() else images
 
-    def load(positions):
-        images = tf.numpy_function(read, [positions], tf.uint8, stateful=False)
+    def load(positions, batch_codes):
+        images = tf.numpy_function(read, [positions, batch_codes], tf.uint8, stateful=False)
         images = tf.reshape(images, [-1, size, size, 1])
         classes = tf.gather(label_table, positions)
         return images, tf.one_hot(classes, n_classes), tf.gather(weight_table, classes)
 
-    per_epoch = tf.data.Dataset.from_tensor_slices(samples)
+    per_epoch = tf.data.Dataset.from_tensor_slices((samples, codes.astype(np.int8)))
     batches = per_epoch.flat_map(
-        lambda epoch: tf.data.Dataset.from_tensor_slices(epoch).batch(batch_size)
+        lambda epoch, epoch_codes: tf.data.Dataset.from_tensor_slices(
+            (epoch, epoch_codes)
+        ).batch(batch_size)
     )
     return batches.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
         tf.data.AUTOTUNE

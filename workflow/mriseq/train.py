@@ -87,6 +87,9 @@ def train_cnn(
     class_weighting, max_slices_per_series, architecture, augmentation). Returns the metadata.
     """
     from mriseq.cnn import build_cnn, compile_cnn, configure_runtime
+    from mriseq.config import with_defaults
+
+    train = with_defaults(train, "train")  # a caller outside the workflow may pass a few keys
 
     job_seed = derive_seed(seed, task, fold)
     device = configure_runtime(threads, job_seed)
@@ -113,7 +116,13 @@ def train_cnn(
         weights = balanced_class_weights(drawn_labels(samples, labels), n_classes,
                                          float(train["max_class_weight"]))
     steps = int(np.ceil(samples.shape[1] / batch_size))
-    train_ds = training_dataset(tensors, samples, labels, n_classes, batch_size, weights)
+    # Quarter turns and mirror images change neither the plane of a slice, nor its sequence, nor
+    # its contrast; they let an oblique seen overflowing the field of view at the top and bottom
+    # teach the same plane overflowing it left and right.
+    symmetries = (np.random.default_rng(job_seed + 2).integers(0, 8, size=samples.shape)
+                  .astype(np.int8) if train["augmentation"]["quarter_turns"] else None)
+    train_ds = training_dataset(tensors, samples, labels, n_classes, batch_size, weights,
+                                symmetries)
     has_val = len(positions["val"]) > 0
     # Early stopping watches the same per-series slice cap as training (a fixed draw): validating
     # every slice each epoch would cost as much as the training itself; the reported
