@@ -161,7 +161,7 @@ def test_quarter_turns_and_mirrors_are_the_eight_symmetries():
 
 def test_quarter_turns_train_deterministically(dataset, tmp_path):
     config = {**TRAIN_CONFIG, "augmentation": {**TRAIN_CONFIG["augmentation"],
-                                               "quarter_turns": True}}
+                                               "quarter_turns": ["sequence"]}}
     runs = []
     for name in ("a", "b"):
         out = tmp_path / name

@@ -117,10 +117,11 @@ def train_cnn(
                                          float(train["max_class_weight"]))
     steps = int(np.ceil(samples.shape[1] / batch_size))
     # Quarter turns and mirror images change neither the plane of a slice, nor its sequence, nor
-    # its contrast; they let an oblique seen overflowing the field of view at the top and bottom
-    # teach the same plane overflowing it left and right.
+    # its contrast. For the plane they let an oblique seen cutting the body at the top and bottom
+    # teach the same plane cutting it left and right; for the other tasks the invariance costs
+    # more of a short budget than it gives, so it is chosen per task.
     symmetries = (np.random.default_rng(job_seed + 2).integers(0, 8, size=samples.shape)
-                  .astype(np.int8) if train["augmentation"]["quarter_turns"] else None)
+                  .astype(np.int8) if task in train["augmentation"]["quarter_turns"] else None)
     train_ds = training_dataset(tensors, samples, labels, n_classes, batch_size, weights,
                                 symmetries)
     has_val = len(positions["val"]) > 0
