@@ -57,6 +57,29 @@ def test_health_table_compares_with_the_histogram_forest(tmp_path):
     assert len(table[table["flag"] == "below_hist_rf"]) == 2  # accuracy and balanced accuracy
 
 
+def test_a_difference_within_the_noise_margin_is_no_flag(tmp_path):
+    from mriseq.health import NOISE_MARGIN
+
+    just_below = 0.8 - NOISE_MARGIN / 2
+    clearly_below = 0.8 - 2 * NOISE_MARGIN
+    paths = {
+        "cnn": [_write(tmp_path, "cnn", 0, just_below, just_below),
+                _write(tmp_path, "cnn", 1, clearly_below, 0.8)],
+        "hist_rf": [_write(tmp_path, "hist_rf", 0, 0.8, 0.8),
+                    _write(tmp_path, "hist_rf", 1, 0.8, 0.8)],
+    }
+    table = health_table(paths, "sequence")
+    assert list(zip(table["fold"], table["detail"].str.split().str[1], strict=True)) == [
+        (1, "accuracy")]
+    # The same margin against the majority class (300 of 400 validation slices, accuracy 0.75).
+    train = np.array([0, 0, 0, 1])
+    val = np.array([0] * 300 + [1] * 100)
+    within = np.array([1] * 2 + [0] * 398)  # 0.745: within the margin, no flag
+    assert "below_majority" not in _flags(fold_health(train, val, within, ["a", "b"]))
+    below = np.array([1] * 20 + [0] * 380)  # 0.70: flagged
+    assert "below_majority" in _flags(fold_health(train, val, below, ["a", "b"]))
+
+
 def test_split_warnings_name_rare_classes_and_those_the_test_set_lacks():
     rows = []
     for p in range(8):
