@@ -407,7 +407,10 @@ def test_archive_config_is_the_default_with_an_archive_cohort():
         return {k for key, value in node.items() for k in keys(value, f"{prefix}.{key}")}
 
     cohort = archive["synthetic"]["cohorts"]["internal"]
-    assert keys(archive) - keys(default) == {".synthetic.cohorts.internal.protocols"}
+    # Beside the cohort, the archive recipe turns slices for the plane task (config/README.md).
+    assert keys(archive) - keys(default) == {".synthetic.cohorts.internal.protocols",
+                                             ".train.augmentation.quarter_turns"}
+    assert archive["train"]["augmentation"]["quarter_turns"] == ["orientation"]
     assert keys(default) <= keys(archive)
     assert cohort["protocols"] == "archive" and cohort["slices_per_series"] == [1, 200]
     assert cohort["patients"] == default["synthetic"]["cohorts"]["internal"]["patients"]
