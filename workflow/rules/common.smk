@@ -123,6 +123,12 @@ def family_resources(family, stage):
     return resources
 
 
+def training_data():
+    """Where the models' training data came from: recorded in every fold's metadata.json (train)
+    and said at the top of the report."""
+    return training_data_source(TRAIN_DATASET, config["datasets"][TRAIN_DATASET])
+
+
 def all_targets():
     """The default target: every stage's final outputs (each `<stage>_targets()` lives in
     helpers/<stage>.smk, included by the stage's rule file)."""

@@ -24,11 +24,6 @@ def training_inputs(family):
     return inputs
 
 
-def training_data():
-    """Where the models' training data came from (recorded in every fold's metadata.json)."""
-    return training_data_source(TRAIN_DATASET, config["datasets"][TRAIN_DATASET])
-
-
 def train_targets():
     return [
         path
