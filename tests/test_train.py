@@ -80,11 +80,11 @@ def test_metrics_macro_f1():
     assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
 
 
-def _train(dataset, out, fold=0, seed=3):
+def _train(dataset, out, fold=0, seed=3, train=TRAIN_CONFIG):
     paths = {name: str(out / name) for name in
              ("model.keras", "history.csv", "val_metrics.json", "curve.png", "metadata.json")}
     meta = train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
-                     classes=CLASSES, fold=fold, seed=seed, train=TRAIN_CONFIG,
+                     classes=CLASSES, fold=fold, seed=seed, train=train,
                      out_model=paths["model.keras"], out_history=paths["history.csv"],
                      out_val_metrics=paths["val_metrics.json"], out_curve=paths["curve.png"],
                      out_metadata=paths["metadata.json"])
@@ -164,18 +164,8 @@ def test_quarter_turns_train_deterministically(dataset, tmp_path):
                                                "quarter_turns": ["sequence"]}}
     runs = []
     for name in ("a", "b"):
-        out = tmp_path / name
-        train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
-                  classes=CLASSES, fold=0, seed=3, train=config,
-                  out_model=str(out / "m.keras"), out_history=str(out / "h.csv"),
-                  out_val_metrics=str(out / "v.json"), out_curve=str(out / "c.png"),
-                  out_metadata=str(out / "meta.json"))
-        runs.append(((out / "h.csv").read_text(), (out / "v.json").read_text()))
+        _, paths = _train(dataset, tmp_path / name, train=config)
+        runs.append((open(paths["history.csv"]).read(), open(paths["val_metrics.json"]).read()))
     assert runs[0] == runs[1]
-    plain = tmp_path / "plain"
-    train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
-              classes=CLASSES, fold=0, seed=3, train=TRAIN_CONFIG,
-              out_model=str(plain / "m.keras"), out_history=str(plain / "h.csv"),
-              out_val_metrics=str(plain / "v.json"), out_curve=str(plain / "c.png"),
-              out_metadata=str(plain / "meta.json"))
-    assert (plain / "h.csv").read_text() != runs[0][0]  # the turns reach the network
+    _, plain = _train(dataset, tmp_path / "plain")
+    assert open(plain["history.csv"]).read() != runs[0][0]  # the turns reach the network
