@@ -55,11 +55,11 @@ def build_cnn(
     import keras
     from keras import layers
 
-    from mriseq.config import schema_defaults
+    from mriseq.config import with_defaults
 
     # Keys left out take the schema's defaults (the workflow always passes complete sections).
-    arch = {**schema_defaults("train", "architecture"), **(architecture or {})}
-    aug = {**schema_defaults("train", "augmentation"), **(augmentation or {})}
+    arch = with_defaults(architecture or {}, "train", "architecture")
+    aug = with_defaults(augmentation or {}, "train", "augmentation")
     filters = list(arch["filters"])
     pool = max(1, int(arch["input_pool"]))
     bins = int(arch["histogram_bins"])
