@@ -50,11 +50,11 @@ def test_header_features_join_by_sop_key_and_tokenise(dataset):
     assert len(table) == len(index) and list(table["row"]) == list(index["row"])
     first = files.set_index("sop_key").loc[index["sop_key"].iloc[0]]
     assert table["num_echo_time"].iloc[0] == first["echo_time"]
-    assert {"tok_image_type_DIFFUSION", "tok_scanning_sequence_EP", "num_b_value",
-            "num_iop_4", "num_contrast_agent"} <= set(table.columns)
+    assert {"tok_image_type_diffusion", "tok_scanning_EP", "num_b_value",
+            "num_normal_z", "num_contrast_agent"} <= set(table.columns)
     dwi = index["label_sequence"].eq("dwi").to_numpy()
-    assert table.loc[dwi, "tok_image_type_DIFFUSION"].eq(1).all()
-    assert table.loc[~dwi, "tok_image_type_DIFFUSION"].eq(0).all()
+    assert table.loc[dwi, "tok_image_type_diffusion"].eq(1).all()
+    assert table.loc[~dwi, "tok_image_type_diffusion"].eq(0).all()
 
 
 def test_unseen_feature_columns_become_zero():

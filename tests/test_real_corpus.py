@@ -207,7 +207,16 @@ def reference_fields(path: Path) -> dict:
         "header_orientation": header_orientation(
             _functional(ds, "PlaneOrientationSequence", "ImageOrientationPatient"), 0.8),
         "series_key": pseudonym(str(ds.SeriesInstanceUID), KEY),
+        "sequence_name": _text(ds.get("SequenceName") or ds.get("PulseSequenceName")),
+        "mr_acquisition_type": _text(ds.get("MRAcquisitionType")),
+        "protocol_name": _text(ds.get("ProtocolName")),
     }
+
+
+def _text(value):
+    """A text value as the scan reports it: stripped, None when empty."""
+    text = str(value).strip("\x00 ").strip() if value is not None else ""
+    return text or None
 
 
 def _same(a, b) -> bool:

@@ -14,7 +14,9 @@ import pandas as pd
 import pydicom
 import pytest
 import yaml
+from mriseq.dicom.fields import GE_B_VALUE_OFFSET, PRIVATE_B_VALUES
 from mriseq.geometry import header_orientation
+from mriseq.synthetic import vendors
 from mriseq.synthetic.cohort import BROKEN_KINDS, generate_cohort, raw_dir_of
 from mriseq.synthetic.layout import patient_entries
 from mriseq.synthetic.patient import plan_examination
@@ -171,8 +173,8 @@ def test_headers_are_real_and_identities_listed(generic):
                if "TransferSyntaxUID" in ds.file_meta)
     assert one.file_meta.MediaStorageSOPInstanceUID == one.SOPInstanceUID
     assert one.pixel_array.shape == (one.Rows, one.Columns)
-    dwi = [ds for ds in headers.values() if "DiffusionBValue" in ds]
-    assert len({float(ds.DiffusionBValue) for ds in dwi}) >= 2
+    b_values = {_b_value(ds) for ds in headers.values()} - {None}
+    assert len(b_values) >= 2
     adc = [ds for ds in headers.values() if "ADC" in ds.ImageType]
     assert adc and all(ds.ImageType[0] == "DERIVED" for ds in adc)
     # Legacy series (bare implicit-VR data sets) decode once the transfer syntax is supplied.
@@ -185,6 +187,89 @@ def test_headers_are_real_and_identities_listed(generic):
             full = pydicom.dcmread(raw / path, force=True)
             full.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
             assert full.pixel_array.shape == (full.Rows, full.Columns)
+
+
+def _b_value(ds) -> float | None:
+    """A file's b-value wherever its vendor put it (DiffusionBValue or a private element)."""
+    if "DiffusionBValue" in ds:
+        return float(ds.DiffusionBValue)
+    for group, offset, creator, _ in PRIVATE_B_VALUES:
+        try:
+            value = ds.private_block(group, creator)[offset].value
+        except KeyError:
+            continue
+        first = value[0] if isinstance(value, pydicom.multival.MultiValue) else value
+        return float(first) % GE_B_VALUE_OFFSET
+    return None
+
+
+def test_headers_follow_the_vendor_conventions_table(generic):
+    raw = raw_dir_of(generic, "generic")
+    headers = _headers(raw, pd.read_csv(generic / "broken.csv"))
+    vendor_of = {name: vendor for vendor, (name, _) in vendors.MANUFACTURERS.items()}
+    table = vendors.conventions()
+    for path, ds in headers.items():
+        if ds.Modality != "MR":
+            continue
+        styles = [style for kind in table[vendor_of[ds.Manufacturer]].values() for style in kind]
+        image_types = {style.image_type for style in styles} | {
+            style.reformat_image_type for style in styles}
+        assert tuple(ds.ImageType) in image_types, path
+        assert ds.MRAcquisitionType in {"2D", "3D"}, path
+        assert "SequenceName" in ds and "ScanOptions" in ds, path
+    # Every DWI file carries its b-value where its vendor puts it (Siemens and GE: privately only,
+    # as the real files do in some styles); the scan finds it in each place.
+    labels = pd.read_csv(generic / "labels.csv")
+    dwi_series = set(labels.loc[labels["sequence"].eq("dwi"), "SeriesInstanceUID"])
+    dwi = [ds for ds in headers.values() if ds.SeriesInstanceUID in dwi_series]
+    assert dwi and all(_b_value(ds) is not None for ds in dwi)
+    assert all(ds.SequenceName == f"*ep_b{int(_b_value(ds))}t" for ds in dwi
+               if ds.Manufacturer == "SIEMENS")
+
+
+KINDS = {"localizer", "t2", "t2_fs", "stir", "dwi", "adc", "dual", "vibe", "bssfp", "mrcp"}
+
+
+def test_vendor_conventions_table_is_complete_and_sourced():
+    table = vendors.conventions()
+    assert set(table) - {"sources"} == set(vendors.MANUFACTURERS)
+    for vendor in vendors.MANUFACTURERS:
+        assert set(table[vendor]) == KINDS, vendor
+        for kind, styles in table[vendor].items():
+            for style in styles:
+                where = f"{vendor}/{kind}"
+                assert style.weight > 0 and style.image_type, where
+                assert style.mr_acquisition_type in {"2D", "3D"}, where
+                assert style.sources and set(style.sources) <= set(table["sources"]), where
+                assert set(style.b_value_tags) <= {"standard", "private"}, where
+                style.name(800, (0, 800), 15)  # only known template fields
+    for family in ("ssfse", "fse", "dwi", "adc", "dual", "vibe", "bssfp", "mrcp"):
+        assert vendors.header_kind(family, "t2") in KINDS
+    assert vendors.header_kind("fse", "t2_fs", inversion_time=150.0) == "stir"
+    assert vendors.header_kind("bssfp", "localizer") == "localizer"
+
+
+def test_rows_cited_from_the_real_siemens_study_match_it():
+    """The dcm-classifier Siemens study's trace DWI, ADC, T2 TSE and 3D scout, as its headers say
+    (the header-model check in test_real_headers reads the files themselves)."""
+    cited = {kind: [s for s in styles if "dcmc" in s.sources]
+             for kind, styles in vendors.conventions()["siemens"].items()}
+    dwi, adc, t2 = cited["dwi"][0], cited["adc"][0], cited["t2"][0]
+    scout = cited["localizer"][0]
+    assert "\\".join(dwi.image_type) == "DERIVED\\PRIMARY\\DIFFUSION\\TRACEW\\NORM\\DIS2D"
+    assert (dwi.name(0), dwi.name(1000)) == ("*ep_b0t", "*ep_b1000t")
+    assert adc.name(1000, (0, 1000)) == "*ep_b0_1000" and "ADC" in adc.image_type
+    assert t2.name(etl=15) == "*tse2d1_15" and t2.scan_options == ()
+    assert scout.sequence_name == "*fl3d1_ns" and scout.mr_acquisition_type == "3D"
+    assert scout.reformat_image_type[:3] == ("DERIVED", "PRIMARY", "MPR")
+
+
+def test_header_style_is_fixed_per_key_and_varies_across_keys():
+    first = vendors.header_style("siemens", "localizer", "study-1")
+    assert all(vendors.header_style("siemens", "localizer", "study-1") == first for _ in range(3))
+    styles = {vendors.header_style("siemens", "localizer", f"study-{i}").sequence_name
+              for i in range(40)}
+    assert styles == {s.sequence_name for s in vendors.conventions()["siemens"]["localizer"]}
 
 
 def test_dlds_layout_and_key(dlds):

@@ -58,7 +58,7 @@ from mriseq.scan import scan_shard  # noqa: E402
 from mriseq.synthetic import vendors  # noqa: E402
 from mriseq.synthetic import writer as synthetic_writer  # noqa: E402
 
-COHORT_VERSION = 2  # bump when a template changes: the cached cohort is rebuilt
+COHORT_VERSION = 3  # bump when a template changes: the cached cohort is rebuilt
 PER_SERIES = 40
 SERIES_PER_PATIENT = 8
 # (vendor, matrix, transfer syntax, family, b-value)
@@ -199,7 +199,8 @@ def template(index: int, vendor: str, matrix: int, transfer_syntax: str, family:
     manufacturer, model = vendors.manufacturer(rng, vendor, 3.0)
     date = "20240102"
     ds.SpecificCharacterSet = "ISO_IR 100"
-    ds.ImageType = vendors.image_type(vendor, "dwi" if family == "dwi" else "SE")
+    style = vendors.header_style(vendor, vendors.header_kind(family, ""), index)
+    ds.ImageType = list(style.image_type)
     ds.InstanceCreationDate, ds.InstanceCreationTime = date, "101530.125000"
     ds.InstanceCreatorUID = "1.3.12.2.1107.5.2"
     for key in ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate"):
@@ -242,8 +243,11 @@ def template(index: int, vendor: str, matrix: int, transfer_syntax: str, family:
     ds.PatientSize, ds.PatientWeight = "1.68", "71"
     ds.PatientIdentityRemoved = "NO"
     ds.BodyPartExamined = "ABDOMEN"
-    for key, value in vendors.sequence_tags(vendor, family, b_value).items():
-        setattr(ds, key, value)
+    ds.ScanningSequence = list(style.scanning_sequence)
+    ds.SequenceVariant = list(style.sequence_variant)
+    ds.ScanOptions = list(style.scan_options)
+    ds.SequenceName = style.name(b_value or 0, (0, b_value or 0), 128)
+    ds.MRAcquisitionType = style.mr_acquisition_type
     ds.AngioFlag = "N"
     ds.SliceThickness = "6"
     ds.RepetitionTime, ds.EchoTime = "1600", "92"

@@ -50,6 +50,29 @@ def probabilities(bundle: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return out
 
 
+def fit_forest(x: np.ndarray, labels: np.ndarray, n_classes: int, *, seed: int,
+               baselines: dict[str, Any], class_weighting: str, max_class_weight: float,
+               threads: int = 1):
+    """The fitted random forest of a baseline family and its class weights (None: unweighted)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    class_weight = None
+    if class_weighting == "balanced":
+        # A forest is fitted on every training slice, so its weights come from those (the CNN's
+        # from its per-epoch draw), bounded the same way.
+        weights = balanced_class_weights(labels, n_classes, max_class_weight)
+        class_weight = {int(c): float(weights[c]) for c in np.unique(labels)}
+    forest = RandomForestClassifier(
+        n_estimators=int(baselines["n_estimators"]),
+        max_depth=int(baselines["max_depth"]) or None,
+        class_weight=class_weight,
+        n_jobs=max(1, int(threads)),
+        random_state=seed,
+    )
+    forest.fit(x, labels)
+    return forest, class_weight
+
+
 def train_baseline(
     features_path: str,
     index_path: str,
@@ -70,7 +93,6 @@ def train_baseline(
 ) -> dict[str, Any]:
     """Fit the fold's random forest and write model, validation metrics and metadata."""
     import joblib
-    from sklearn.ensemble import RandomForestClassifier
 
     index = pd.read_parquet(index_path).reset_index(drop=True)
     features = align_features(pd.read_parquet(features_path), index)
@@ -85,21 +107,11 @@ def train_baseline(
     x = feature_matrix(features, columns)
     job_seed = derive_seed(seed, f"{model_name}/{task}", fold)
     train_labels = labels[positions["train"]]
-    class_weight = None
-    if class_weighting == "balanced":
-        # A forest is fitted on every training slice, so its weights come from those (the CNN's
-        # from its per-epoch draw), bounded the same way.
-        weights = balanced_class_weights(train_labels, len(classes), max_class_weight)
-        class_weight = {int(c): float(weights[c]) for c in np.unique(train_labels)}
-    forest = RandomForestClassifier(
-        n_estimators=int(baselines["n_estimators"]),
-        max_depth=int(baselines["max_depth"]) or None,
-        class_weight=class_weight,
-        n_jobs=max(1, int(threads)),
-        random_state=job_seed,
-    )
     started = time.perf_counter()
-    forest.fit(x[positions["train"]], train_labels)
+    forest, class_weight = fit_forest(x[positions["train"]], train_labels, len(classes),
+                                      seed=job_seed, baselines=baselines,
+                                      class_weighting=class_weighting,
+                                      max_class_weight=max_class_weight, threads=threads)
     seconds = time.perf_counter() - started
     bundle = {"model": forest, "feature_columns": columns, "classes": list(classes),
               "task": task, "fold": int(fold), "model_name": model_name}

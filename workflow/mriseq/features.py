@@ -4,11 +4,9 @@
 0–255 range (``baselines.histogram_bins`` equal bins, fractions of the slice's pixels), i.e. what a
 model sees when it ignores where the intensities are.
 
-``results/{dataset}/features/header.parquet``: the DICOM header of the slice's file (TE, TR, TI,
-flip angle, echo train length, b-value, field strength, contrast agent present, orientation
-cosines, pixel spacing, slice thickness, matrix, frames) plus multi-hot tokens of ImageType,
-ScanningSequence, SequenceVariant, ScanOptions and the manufacturer, i.e. what a rule-based router
-reads. Series descriptions are left out on purpose: they are free text, often empty or misleading.
+``results/{dataset}/features/header.parquet``: the header features of the slice's file
+(:mod:`mriseq.header`): acquisition parameters, plane, contrast agent, and the vendor's codes and
+description words translated into vendor-neutral terms, i.e. what a reader of the header uses.
 
 Both tables have one row per tensor index row, keyed by ``shard`` and ``row``; missing numeric
 header values stay NaN (the forests handle them).
@@ -23,18 +21,12 @@ import numpy as np
 import pandas as pd
 
 from mriseq import io
+from mriseq.header import file_features
 from mriseq.logs import progress
 
 log = logging.getLogger("mriseq.features")
 
 KEYS = ["shard", "row"]
-HEADER_NUMERIC = [
-    "echo_time", "repetition_time", "inversion_time", "flip_angle", "echo_train_length", "b_value",
-    "field_strength", "iop_0", "iop_1", "iop_2", "iop_3", "iop_4", "iop_5", "pixel_spacing_0",
-    "pixel_spacing_1", "slice_thickness", "rows", "columns", "n_frames",
-]
-HEADER_TOKENS = ["image_type", "scanning_sequence", "sequence_variant", "scan_options",
-                 "manufacturer"]
 FEATURE_PREFIXES = ("h_", "num_", "tok_")
 
 
@@ -69,23 +61,9 @@ def histogram_table(arrays: dict[str, np.ndarray], index: pd.DataFrame, bins: in
 def header_table(files: pd.DataFrame, index: pd.DataFrame) -> pd.DataFrame:
     """Header features of every indexed slice, joined to its file through ``sop_key``."""
     files = files.drop_duplicates("sop_key")
-    numeric = pd.DataFrame(index=files.index)
-    for column in HEADER_NUMERIC:
-        values = files[column] if column in files else np.nan
-        numeric[f"num_{column}"] = pd.to_numeric(values, errors="coerce").astype(np.float64)
-    if "contrast_agent" in files:
-        numeric["num_contrast_agent"] = files["contrast_agent"].fillna(False).astype(np.float64)
-    tokens = []
-    for column in HEADER_TOKENS:
-        if column not in files:
-            continue
-        text = files[column].fillna("").astype(str).str.upper().str.replace(" ", "_", regex=False)
-        dummies = text.str.get_dummies(sep="\\")
-        dummies.columns = [f"tok_{column}_{token}" for token in dummies.columns]
-        tokens.append(dummies.astype(np.float32))
-    header = pd.concat([files[["sop_key"]], numeric, *tokens], axis=1)
-    joined = index[KEYS + ["sop_key"]].merge(header, on="sop_key", how="left")
-    missing = int(joined["num_rows"].isna().sum()) if "num_rows" in joined else 0
+    header = pd.concat([files[["sop_key"]], file_features(files)], axis=1)
+    joined = index[KEYS + ["sop_key"]].merge(header, on="sop_key", how="left", indicator=True)
+    missing = int(joined.pop("_merge").ne("both").sum())
     if missing:
         log.warning("%d indexed slices have no row in files.parquet; their features are NaN",
                     missing)

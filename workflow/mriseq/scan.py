@@ -33,8 +33,8 @@ from mriseq.privacy import pseudonym, resolve_key
 log = logging.getLogger("mriseq.scan")
 
 _TEXT = ["transfer_syntax", "photometric", "sop_class_uid", "modality", "manufacturer",
-         "series_description", "image_type", "scanning_sequence", "sequence_variant",
-         "scan_options"]
+         "series_description", "protocol_name", "image_type", "scanning_sequence",
+         "sequence_variant", "scan_options", "sequence_name", "mr_acquisition_type"]
 _NUMERIC = ["series_number", "instance_number", "echo_time", "repetition_time", "inversion_time",
             "flip_angle", "echo_train_length", "b_value", "field_strength"]
 _GEOMETRY = ([f"iop_{i}" for i in range(6)] + [f"ipp_{i}" for i in range(3)]
@@ -140,6 +140,8 @@ def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[boo
     # Without a PatientID the top-level entry stands in for the patient (keeps splits grouped).
     patient = f.get("patient_id") or f"entry:{entry}"
     series_dir = os.path.dirname(rel) or "."
+    if f.get("sequence_name") is None:  # enhanced MR names its sequence in PulseSequenceName
+        f["sequence_name"] = f.get("pulse_sequence_name")
     row = (
         rel, shard, entry, _repeated_pseudonym(patient, key),
         _repeated_pseudonym(f.get("study_instance_uid"), key),

@@ -320,10 +320,10 @@ def decode_raw(raw: dict[int, tuple[bytes, bytes]]) -> dict[str, Any]:
             out[key] = as_numbers(vr or default_vr, value)
         elif kind == "uid":
             out[key] = value.rstrip(b"\x00 ").decode("latin-1", "replace").strip() or None
-        elif encoding:
-            out[key] = value.decode(encoding, "replace").strip("\x00 ").strip()
+        elif encoding:  # an empty value is None, as the pydicom reader gives it
+            out[key] = value.decode(encoding, "replace").strip("\x00 ").strip() or None
         else:
-            out[key] = decode_text(value, encoding, encodings)
+            out[key] = decode_text(value, encoding, encodings) or None
     if out.get("b_value") is None:
         out["b_value"] = _private_b_value(raw)
     # Only an image flagged MOSAIC can be one: others skip the private-block lookup.

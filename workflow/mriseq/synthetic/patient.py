@@ -200,6 +200,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     dwi_images: dict[int, tuple[list, float]] = {}
     previews: dict[int, np.ndarray] = {}
     minute = 0.0
+    seen_kinds: set[str] = set()  # a 3D localizer's later planes are its reformats
     for si, plan in enumerate(plans):
         minute += float(rng.uniform(0.5, 4.0))
         number = numbers[si]
@@ -224,9 +225,12 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
             other = str(rng.choice(["t2", "t2_fs", "t1_pre", "t1_arterial", "t1_portal",
                                     "t1_delayed", "t1_inphase", "dwi", "localizer"]))
             desc = vendors.description(rng, vendor, other, plan.plane, (50, 800))
+        kind = vendors.header_kind(plan.family, plan.sequence, plan.protocols[0].ti)
+        header_style = vendors.header_style(vendor, kind, study_uid)
         header = _series_header(rng, plan, identity, vendor, manufacturer, model, field_t,
                                 study_uid, frame_uid, number, desc, minute, agent,
-                                study_description)
+                                study_description, header_style, reformat=kind in seen_kinds)
+        seen_kinds.add(kind)
         headers[si] = header
         if dlds:
             sdir = root / str(number)
@@ -243,6 +247,8 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         ds = writer.new_dataset(MRImageStorage, ts)
         for key, value in header.items():
             setattr(ds, key, value)
+        if plan.family == "adc" and header_style.b_value_tags:
+            vendors.set_b_value(ds, vendor, header_style, max(plan.b_values))
         if slope != 1.0:
             ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = f"{slope:.6f}", "0", "US"
         paths = []
@@ -254,9 +260,9 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         series_writer = writer.SeriesWriter(ds, part10=not legacy)
         for bi, slices in enumerate(images):
             if plan.family == "dwi":
-                ds.DiffusionBValue = float(plan.protocols[bi].b)
-                ds.SequenceName = vendors.sequence_tags(vendor, "dwi",
-                                                        plan.protocols[bi].b)["SequenceName"]
+                b = plan.protocols[bi].b
+                vendors.set_b_value(ds, vendor, header_style, b)
+                ds.SequenceName = header_style.name(b, plan.b_values, header["EchoTrainLength"])
             for i, img in enumerate(slices):
                 instance += 1
                 stored = _to_stored(img, scale, slope)
@@ -371,12 +377,15 @@ def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bo
 
 def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufacturer: str,
                    model: str, field_t: float, study_uid: str, frame_uid: str, number: int,
-                   desc: str, minute: float, agent: str,
-                   study_description: str = "MRI ABDOMEN WO/W CONTRAST") -> dict:
+                   desc: str, minute: float, agent: str, study_description: str,
+                   style: vendors.HeaderStyle, reformat: bool = False) -> dict:
+    """The header every file of the series shares. ``rng`` draws what the physics or the site
+    decides (in a fixed order: the pixel stream depends on it); the vendor's conventions come from
+    ``style``, and the values a style overrides are drawn from a generator keyed by the series."""
     prot = plan.protocols[-1]
-    family = "dwi" if plan.family == "adc" else plan.family
-    tags = vendors.sequence_tags(vendor, family, prot.b)
-    gre = plan.family in ("dual", "vibe", "bssfp")
+    station = f"MR{int(rng.integers(1, 9))}"
+    series_uid = writer.uid(rng)
+    style_rng = vendors.keyed_rng(series_uid)
     header = {
         **{k: identity[k] for k in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
                                     "PatientAge", "AccessionNumber", "StudyID", "StudyDate",
@@ -389,19 +398,21 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
         "Manufacturer": manufacturer,
         "ManufacturerModelName": model,
         "InstitutionName": "Synthetic General Hospital",
-        "StationName": f"MR{int(rng.integers(1, 9))}",
+        "StationName": station,
         "BodyPartExamined": "ABDOMEN",
         "StudyDescription": study_description,
         "StudyInstanceUID": study_uid,
-        "SeriesInstanceUID": writer.uid(rng),
+        "SeriesInstanceUID": series_uid,
         "FrameOfReferenceUID": frame_uid,
         "SeriesNumber": number,
         "SeriesDescription": desc,
         "ProtocolName": desc.replace(" ", "_") if desc else "",
-        "ImageType": vendors.image_type(vendor, "GR" if gre else plan.family,
-                                        derived=plan.family == "adc")
-        if plan.family != "dwi" else vendors.image_type(vendor, "dwi"),
-        **tags,
+        "ImageType": list(style.reformat_image_type if reformat and style.reformat_image_type
+                          else style.image_type),
+        "ScanningSequence": list(style.scanning_sequence),
+        "SequenceVariant": list(style.sequence_variant),
+        "ScanOptions": list(style.scan_options),
+        "MRAcquisitionType": style.mr_acquisition_type,
         "MagneticFieldStrength": field_t,
         "ImagingFrequency": round(42.577478 * field_t, 6),
         "ImagedNucleus": "1H",
@@ -422,10 +433,16 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
     }
     if prot.ti > 0:
         header["InversionTime"] = round(prot.ti, 1)
-        header["ScanningSequence"] = ["SE", "IR"]
-    if plan.family == "bssfp" and vendor == "siemens":
-        header["ImageType"] = ["ORIGINAL", "PRIMARY", "M", "NORM", "DIS2D"]
     if plan.contrast == "post" and rng.random() < 0.85:
         header["ContrastBolusAgent"] = agent
         header["ContrastBolusRoute"] = "IV"
+    for keyword, bounds, digits in (("FlipAngle", style.flip_angle, 1),
+                                    ("EchoTime", style.echo_time, 3),
+                                    ("RepetitionTime", style.repetition_time, 3)):
+        if bounds is not None:
+            header[keyword] = round(float(style_rng.uniform(*bounds)), digits)
+    if style.echo_train_length is not None:
+        low, high = style.echo_train_length
+        header["EchoTrainLength"] = int(style_rng.integers(low, high + 1))
+    header["SequenceName"] = style.name(prot.b, plan.b_values, header["EchoTrainLength"])
     return header

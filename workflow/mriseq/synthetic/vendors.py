@@ -1,13 +1,22 @@
 """Vendor header styles: series descriptions, sequence tags and ImageType per pulse sequence.
 
 The header says what a vendor would write for the sequence that was simulated; it never decides the
-label (the label comes from the physics). Some descriptions are later blanked or swapped for a
-misleading one by the cohort generator.
+label (the label comes from the physics). The sequence tags (ImageType, ScanningSequence,
+SequenceVariant, ScanOptions, SequenceName, MRAcquisitionType, where the b-value goes) come from the
+conventions table ``mriseq/data/vendor_conventions.yaml``, built from real scanner files with its
+sources beside each row. Some descriptions are later blanked or swapped for a misleading one by the
+cohort generator.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
 import numpy as np
+import yaml
 
 MANUFACTURERS = {
     "siemens": ("SIEMENS", {1.5: ["Aera", "Avanto_fit"], 3.0: ["Skyra", "MAGNETOM Vida"]}),
@@ -93,65 +102,104 @@ _DESCRIPTIONS = {
     },
 }
 
-# (ScanningSequence, SequenceVariant, ScanOptions, SequenceName, MRAcquisitionType) per vendor/kind.
-_TAGS = {
-    "siemens": {
-        "ssfse": ("SE", ["SK", "SP"], ["PFP"], "*h2d1_256", "2D"),
-        "fse": ("SE", ["SK", "SP", "OSP"], ["FS", "PFP"], "*tse2d1_17", "2D"),
-        "dwi": ("EP", ["SK", "SP"], ["PFP", "FS"], "*ep_b{b}t", "2D"),
-        "dual": ("GR", ["SP"], [""], "*fl2d2", "2D"),
-        "vibe": ("GR", ["SP", "OSP"], ["PFP", "FS"], "*fl3d1", "3D"),
-        "bssfp": ("GR", ["SK", "SS"], [""], "*tfi2d1_12", "2D"),
-        "mrcp": ("SE", ["SK", "SP"], ["FS"], "*spc3d1rr282", "3D"),
-    },
-    "ge": {
-        "ssfse": ("SE", ["SK", "SS"], ["FAST_GEMS", "EDR_GEMS"], "ssfse", "2D"),
-        "fse": ("SE", ["SK", "SS"], ["FAST_GEMS", "SAT_GEMS", "FS"], "frfse", "2D"),
-        "dwi": ("EP", ["SS", "SK"], ["EPI_GEMS", "SAT_GEMS"], "epi2", "2D"),
-        "dual": ("GR", ["SS", "SP"], ["FAST_GEMS"], "fgre", "2D"),
-        "vibe": ("GR", ["SS", "SK"], ["FAST_GEMS", "ACC_GEMS"], "efgre3d", "3D"),
-        "bssfp": ("GR", ["SS"], ["FAST_GEMS"], "fiesta", "2D"),
-        "mrcp": ("SE", ["SK"], ["FAST_GEMS", "SAT_GEMS"], "fse3d", "3D"),
-    },
-    "philips": {
-        "ssfse": ("SE", ["SK"], ["OTHER"], "", "2D"),
-        "fse": ("SE", ["SK"], ["FS"], "", "2D"),
-        "dwi": ("SE", ["SK"], ["FS"], "", "2D"),
-        "dual": ("GR", ["SP"], ["OTHER"], "", "2D"),
-        "vibe": ("GR", ["SP"], ["FS"], "", "3D"),
-        "bssfp": ("GR", ["SS"], ["OTHER"], "", "2D"),
-        "mrcp": ("SE", ["SK"], ["FS"], "", "3D"),
-    },
-    "canon": {
-        "ssfse": ("SE", ["SK"], ["FASE"], "FASE2D", "2D"),
-        "fse": ("SE", ["SK"], ["FASE", "FS"], "FSE2D", "2D"),
-        "dwi": ("EP", ["SK"], ["FS"], "SE_EPI", "2D"),
-        "dual": ("GR", ["SP"], [""], "FE2D", "2D"),
-        "vibe": ("GR", ["SP"], ["FS"], "FE3D", "3D"),
-        "bssfp": ("GR", ["SS"], [""], "TrueSSFP", "2D"),
-        "mrcp": ("SE", ["SK"], ["FASE", "FS"], "FASE3D", "3D"),
-    },
-}
+CONVENTIONS_PATH = Path(__file__).resolve().parents[1] / "data" / "vendor_conventions.yaml"
+# Generator series families whose header kind is their own name in the conventions table; the
+# others are mapped by ``header_kind``.
+_KIND_OF_FAMILY = {"ssfse": "t2", "fse": "t2_fs"}
+# Where a vendor writes a b-value outside DiffusionBValue: the private element the scan reads
+# (mriseq.dicom.fields), in the block of its creator.
+_PRIVATE_B_VALUE = {"siemens": (0x0019, 0x0C, "SIEMENS MR HEADER", "IS"),
+                    "ge": (0x0043, 0x39, "GEMS_PARM_01", "IS"),
+                    "philips": (0x2001, 0x03, "Philips Imaging DD 001", "FL")}
+GE_B_VALUE_OFFSET = 1_000_000_000
 
 
-def image_type(vendor: str, family: str, derived: bool = False) -> list[str]:
-    """ImageType values in the vendor's style; ``family`` is SE or GR (Philips names it)."""
-    if vendor == "siemens":
-        if derived:
-            return ["DERIVED", "PRIMARY", "DIFFUSION", "ADC", "ND", "NORM"]
-        if family == "dwi":
-            return ["ORIGINAL", "PRIMARY", "DIFFUSION", "TRACEW", "ND", "NORM"]
-        return ["ORIGINAL", "PRIMARY", "M", "ND", "NORM"]
-    if vendor == "philips":
-        if derived:
-            return ["DERIVED", "PRIMARY", "ADC", "ADC"]
-        kind = "FFE" if family == "GR" else "SE"
-        return ["ORIGINAL", "PRIMARY", f"M_{kind}", "M", kind]
-    if derived:
-        if vendor == "ge":
-            return ["DERIVED", "PRIMARY", "OTHER"]
-        return ["DERIVED", "SECONDARY", "ADC"]
-    return ["ORIGINAL", "PRIMARY", "OTHER"]
+@dataclass(frozen=True)
+class HeaderStyle:
+    """One row of the conventions table: what a vendor writes for one kind of series."""
+
+    image_type: tuple[str, ...]
+    scanning_sequence: tuple[str, ...]
+    sequence_variant: tuple[str, ...]
+    scan_options: tuple[str, ...]
+    sequence_name: str
+    mr_acquisition_type: str
+    sources: tuple[str, ...]
+    weight: float = 1.0
+    reformat_image_type: tuple[str, ...] | None = None  # reformats of a 3D localizer (MPR)
+    flip_angle: tuple[float, float] | None = None  # what the scanner reports, if not the physics'
+    echo_train_length: tuple[int, int] | None = None
+    echo_time: tuple[float, float] | None = None
+    repetition_time: tuple[float, float] | None = None
+    b_value_tags: tuple[str, ...] = ()  # DWI: per file; ADC: the series' highest b-value
+
+    def name(self, b: float = 0.0, b_values: tuple = (), etl: int = 1) -> str:
+        """SequenceName with the file's b-value, the series' b-values and echo train filled in."""
+        b_values = tuple(int(v) for v in b_values) or (0,)
+        return self.sequence_name.format(b=int(b), b0=min(b_values), bmax=max(b_values),
+                                         etl=int(etl))
+
+
+@cache
+def conventions() -> dict:
+    """The conventions table: ``{"sources": {id: text}, vendor: {kind: [HeaderStyle, ...]}}``."""
+    with CONVENTIONS_PATH.open() as handle:
+        raw = yaml.safe_load(handle)
+    table = {"sources": raw.pop("sources")}
+    for vendor, kinds in raw.items():
+        table[vendor] = {kind: [_style(row) for row in rows] for kind, rows in kinds.items()}
+    return table
+
+
+def _style(row: dict) -> HeaderStyle:
+    tuples = {k: tuple(v) for k, v in row.items() if isinstance(v, list)}
+    return HeaderStyle(**{**row, **tuples})
+
+
+def header_kind(family: str, sequence: str, inversion_time: float = 0.0) -> str:
+    """The conventions-table kind of a planned series (its generator family, its class)."""
+    if sequence == "localizer":
+        return "localizer"
+    if family == "fse" and inversion_time > 0:
+        return "stir"
+    return _KIND_OF_FAMILY.get(family, family)
+
+
+def keyed_rng(*key) -> np.random.Generator:
+    """A generator seeded from ``key`` (e.g. a study and a series kind): header style choices
+    draw from it, so they neither shift the pixel generator's stream nor vary within a key."""
+    digest = hashlib.sha256("/".join(map(str, key)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def header_style(vendor: str, kind: str, *key) -> HeaderStyle:
+    """The style ``vendor`` uses for ``kind``, drawn by weight from the conventions table;
+    the same ``key`` gives the same style (one examination uses one localizer style)."""
+    styles = conventions()[vendor][kind]
+    weights = np.array([s.weight for s in styles], dtype=float)
+    return styles[int(keyed_rng(vendor, kind, *key).choice(len(styles),
+                                                          p=weights / weights.sum()))]
+
+
+def set_b_value(ds, vendor: str, style: HeaderStyle, b: float) -> None:
+    """Write a DWI file's b-value where ``style`` says the vendor puts it."""
+    if "standard" in style.b_value_tags:
+        ds.DiffusionBValue = float(b)
+    elif "DiffusionBValue" in ds:
+        del ds.DiffusionBValue
+    if "private" in style.b_value_tags and vendor in _PRIVATE_B_VALUE:
+        group, offset, creator, vr = _PRIVATE_B_VALUE[vendor]
+        block = ds.private_block(group, creator, create=True)
+        if vendor == "ge":  # four IS values, the first with GE's 10^9 offset
+            value = [int(b) + GE_B_VALUE_OFFSET, 8, 0, 0]
+        else:
+            value = float(b) if vr == "FL" else int(b)
+        block.add_new(offset, vr, value)
+
+
+def private_b_value_tags() -> set[int]:
+    """Tags of the private b-value elements this module writes (fixed block 0x10)."""
+    return {(group << 16) | 0x1000 | offset for group, offset, _, _ in _PRIVATE_B_VALUE.values()}
 
 
 def description(rng: np.random.Generator, vendor: str, kind: str, plane: str,
@@ -162,17 +210,6 @@ def description(rng: np.random.Generator, vendor: str, kind: str, plane: str,
     sep = " b" if vendor == "ge" else "_"
     b = (sep.join(str(int(v)) for v in b_values)) if b_values else ""
     return template.format(p=_PLANE_TOKEN[vendor][plane], b=b)
-
-
-def sequence_tags(vendor: str, family: str, b: float | None = None) -> dict:
-    scanning, variant, options, name, acq = _TAGS[vendor][family]
-    return {
-        "ScanningSequence": scanning,
-        "SequenceVariant": variant,
-        "ScanOptions": options,
-        "SequenceName": name.format(b=int(b or 0)),
-        "MRAcquisitionType": acq,
-    }
 
 
 def manufacturer(rng: np.random.Generator, vendor: str, field: float) -> tuple[str, str]:

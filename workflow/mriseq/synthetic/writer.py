@@ -18,6 +18,8 @@ from pydicom.uid import (
     SecondaryCaptureImageStorage,
 )
 
+from mriseq.synthetic.vendors import private_b_value_tags
+
 IMPLEMENTATION_UID = "1.2.826.0.1.3680043.10.1234.1"  # mriseq synthetic generator
 IMPLEMENTATION_VERSION = "MRISEQ_SYN_1"
 
@@ -64,7 +66,7 @@ _PER_FILE = frozenset(
                      "AcquisitionNumber", "ContentTime", "AcquisitionTime", "WindowCenter",
                      "WindowWidth", "PixelData", "Rows", "Columns", "PixelSpacing", "BitsStored",
                      "HighBit", "DiffusionBValue", "SequenceName")
-)
+) | frozenset(Tag(t) for t in private_b_value_tags())  # a DWI file's b-value
 
 
 class SeriesWriter:
