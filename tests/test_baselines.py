@@ -19,8 +19,8 @@ from mriseq.predict import predict_baseline, predict_cnn
 from mriseq.tfdata import open_tensors
 from train_fixtures import SEQUENCES, fabricate
 
-PREDICTION_COLUMNS = ["shard", "row", "series_key", "patient_key", "slice_index", "fold",
-                      "y_true", "y_pred"]
+PREDICTION_COLUMNS = ["shard", "row", "volume_key", "series_key", "patient_key", "slice_index",
+                      "fold", "y_true", "y_pred"]
 
 
 @pytest.fixture(scope="module")

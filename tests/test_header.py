@@ -9,6 +9,7 @@ import pytest
 from mriseq.header import (
     coded_terms,
     description_terms,
+    fat_water_phase,
     file_features,
     sequence_name_terms,
     vocabulary,
@@ -138,3 +139,11 @@ def test_plane_and_missing_values():
     bare = file_features(pd.DataFrame({"image_type": [None], "iop_0": [np.nan]}))
     assert bare["num_echo_time"].isna().all() and bare["num_acquisition_3d"].isna().all()
     assert bare["tok_desc_none"].eq(1).all()
+
+
+def test_fat_water_phase_tells_in_from_opposed_phase_at_either_field():
+    phase = fat_water_phase([2.3, 4.6, 1.15, 2.3, 6.9], [1.5, 1.5, 3.0, 3.0, 1.5])
+    assert phase[0] > 0.9 and phase[2] > 0.9  # opposed: 1.5 T at 2.3 ms, 3 T at 1.15 ms
+    assert phase[1] < 0.1 and phase[3] < 0.1  # in phase: 1.5 T at 4.6 ms, 3 T at 2.3 ms
+    assert phase[4] > 0.9  # the second opposed echo at 1.5 T
+    assert np.isnan(fat_water_phase([2.3], [np.nan])).all()

@@ -24,12 +24,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hostile.corpus import mr_dataset, save
 from mriseq.baselines import feature_matrix, fit_forest, probabilities
 from mriseq.features import feature_columns
 from mriseq.header import file_features
 from mriseq.labels import join_labels
-from mriseq.scan import scan_files, series_table
+from mriseq.predict_series import series_predictions
+from mriseq.scan import scan_files
 from mriseq.synthetic.cohort import LABEL_MAP, generate_cohort
+from mriseq.volumes import assign_volumes, volume_table
+from pydicom.uid import generate_uid
 from test_real_corpus import archive  # noqa: F401  (the corpus fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,9 +60,10 @@ def header_model(tmp_path_factory):
                     str(out / "class_counts.csv"), workers=2)
     raw = out / "cohort" / "dicom"
     files, _ = scan_files(raw, sorted(os.listdir(raw)), "s000", KEY, workers=2)
-    series, _ = join_labels(series_table(files), str(out / "cohort" / "labels.csv"), "generic",
-                            config["taxonomy"], str(LABEL_MAP), True, KEY)
-    labels = files[["series_key"]].merge(series, on="series_key", how="left")
+    files = assign_volumes(files)  # the cohort stores some volumes together, as scanners do
+    volumes, _ = join_labels(volume_table(files), str(out / "cohort" / "labels.csv"), "generic",
+                             config["taxonomy"], str(LABEL_MAP), True, KEY)
+    labels = files[["volume_key"]].merge(volumes, on="volume_key", how="left")
     features = file_features(files)
     columns = feature_columns(features)
     x = feature_matrix(features, columns)
@@ -107,3 +112,84 @@ def test_header_model_classifies_the_real_siemens_study(header_model, study):
               f"{confusion.to_string()}\n{int(right.sum())}/{len(right)} scored volumes right\n")
     print(report)
     assert right.all(), report
+
+
+def _scan_volumes(raw: Path) -> pd.DataFrame:
+    files, rejects = scan_files(raw, sorted(os.listdir(raw)), "s000", KEY)
+    assert rejects.empty, rejects[["path", "reason"]]
+    return assign_volumes(files)
+
+
+def _volume_votes(bundle: dict, files: pd.DataFrame) -> pd.Series:
+    features = file_features(files)
+    predicted = probabilities(bundle, feature_matrix(features, bundle["feature_columns"]))
+    names = pd.Series(np.asarray(bundle["classes"])[predicted.argmax(axis=1)], index=files.index)
+    return names.groupby(files["volume_key"]).agg(lambda v: v.mode().iloc[0])
+
+
+def test_a_chaos_like_dual_echo_series_is_two_volumes_in_and_opposed(header_model, tmp_path):
+    """CHAOS's Philips T1-DUAL stores both echoes of a breath-hold under one SeriesInstanceUID:
+    opposed phase at TE 2.3 ms and in phase at TE 4.6 ms (1.5 T)."""
+    uid = generate_uid()
+    for echo, te in enumerate((2.3, 4.6), start=1):
+        for n in range(8):
+            instance = 8 * (echo - 1) + n + 1
+            ds = mr_dataset(series_uid=uid, instance=instance, Manufacturer="Philips",
+                            SeriesDescription="T1-DUAL", ProtocolName="T1-DUAL",
+                            ImageType=["ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE"],
+                            ScanningSequence="GR", SequenceVariant="SP", ScanOptions="",
+                            MRAcquisitionType="2D", EchoTime=str(te), RepetitionTime="150",
+                            FlipAngle="70", EchoTrainLength="1", EchoNumbers=str(echo),
+                            SliceThickness="8", ImagePositionPatient=[-180.0, -150.0, 9.0 * n])
+            save(ds, tmp_path / "raw" / "chaos" / f"{instance:03d}.dcm")
+    files = _scan_volumes(tmp_path / "raw")
+    volumes = volume_table(files).set_index("volume_key")
+    assert len(volumes) == 2 and set(volumes["volume_split"]) == {"echo"}
+    predicted = _volume_votes(header_model["sequence"], files)
+    by_te = dict(zip(volumes["echo_time"], predicted.reindex(volumes.index), strict=True))
+    print(f"\nCHAOS-like dual echo, header RF per volume: {by_te}")
+    assert by_te == {2.3: "t1_opposed", 4.6: "t1_inphase"}
+
+
+def test_predict_mode_lists_a_three_plane_localizer_as_three_planes(header_model, tmp_path):
+    """A GE 3-Plane Loc: one series, three slices in each plane; predict mode gives one row per
+    plane, each with the plane the (synthetic-trained) header model predicts."""
+    uid, planes = generate_uid(), {"axial": (1, 0, 0, 0, 1, 0), "coronal": (1, 0, 0, 0, 0, -1),
+                                   "sagittal": (0, 1, 0, 0, 0, -1)}
+    instance = 0
+    for iop in planes.values():
+        for n in range(3):
+            instance += 1
+            ds = mr_dataset(series_uid=uid, instance=instance, iop=iop,
+                            Manufacturer="GE MEDICAL SYSTEMS", SeriesDescription="3-Plane Loc",
+                            ImageType=["ORIGINAL", "PRIMARY", "OTHER"], ScanningSequence="GR",
+                            SequenceVariant="SS", ScanOptions="FAST_GEMS", SequenceName="fgre",
+                            MRAcquisitionType="2D", EchoTime="1.6", RepetitionTime="3.8",
+                            FlipAngle="60", EchoTrainLength="1", SliceThickness="8",
+                            ImagePositionPatient=[-10.0 * n, -10.0 * n, -10.0 * n])
+            save(ds, tmp_path / "raw" / "loc" / f"{instance:03d}.dcm")
+    files = _scan_volumes(tmp_path / "raw")
+    files_path, volumes_path = tmp_path / "files.parquet", tmp_path / "volumes.parquet"
+    files.to_parquet(files_path)
+    volume_table(files).to_parquet(volumes_path)
+    features = file_features(files)
+    predictions = {}
+    for task in ("sequence", "orientation"):
+        bundle = header_model[task]
+        p = probabilities(bundle, feature_matrix(features, bundle["feature_columns"]))
+        table = files[["volume_key", "series_key", "patient_key"]].assign(
+            shard="s000", row=np.arange(len(files)), slice_index=0, fold=0, y_true=None,
+            y_pred=np.asarray(bundle["classes"])[p.argmax(axis=1)])
+        for i, name in enumerate(bundle["classes"]):
+            table[f"p_{name}"] = p[:, i]
+        predictions[task] = str(tmp_path / f"{task}.parquet")
+        table.to_parquet(predictions[task])
+    taxonomy = {t: header_model[t]["classes"] for t in ("sequence", "orientation")}
+    rows = series_predictions(predictions, taxonomy, str(volumes_path), str(files_path))
+    shown = rows[["volume_key", "volume_split", "header_orientation", "sequence", "orientation"]]
+    print(f"\n3-plane localizer in predict mode:\n{shown.to_string()}")
+    assert len(rows) == 3 and rows["series_key"].nunique() == 1
+    assert set(rows["volume_split"]) == {"plane"} and (rows["volumes_in_series"] == 3).all()
+    assert sorted(rows["orientation"]) == ["axial", "coronal", "sagittal"]
+    assert (rows["orientation"] == rows["header_orientation"]).all()
+    assert (rows["sequence"] == "localizer").all()

@@ -191,9 +191,9 @@ def test_scan_shard_and_merge_write_the_manifests(tmp_path):
                    out / f"{shard}.rejects.parquet", shard, "NO_SUCH_ENV", "k")
     merge_manifests([out / "s000.files.parquet", out / "s001.files.parquet"],
                     [out / "s000.rejects.parquet", out / "s001.rejects.parquet"],
-                    out / "files.parquet", out / "series.parquet", out / "rejects.parquet",
-                    out / "qc_summary.csv", labels_path=str(labels), key_env="NO_SUCH_ENV",
-                    key="k")
+                    out / "files.parquet", out / "series.parquet", out / "volumes.parquet",
+                    out / "rejects.parquet", out / "qc_summary.csv", labels_path=str(labels),
+                    key_env="NO_SUCH_ENV", key="k")
     files = pd.read_parquet(out / "files.parquet")
     series = pd.read_parquet(out / "series.parquet").set_index("series_dir")
     rejects = pd.read_parquet(out / "rejects.parquet")
@@ -204,6 +204,12 @@ def test_scan_shard_and_merge_write_the_manifests(tmp_path):
     assert series.at["pat_b", "header_orientation"] == "coronal"
     assert (qc["files_ok"], qc["files_total"], qc["not_dicom"]) == (4, 5, 1)
     assert qc["series_labelled"] == 1 and qc["series_without_label"] == 1
+    # One kind of image per series: each series is one volume, keyed like its series.
+    volumes = pd.read_parquet(out / "volumes.parquet").set_index("series_dir")
+    assert (qc["volumes_total"], qc["series_with_several_volumes"]) == (2, 0)
+    assert (volumes["volume_key"] == volumes["series_key"]).all()
+    assert volumes.at["pat_a", "label_sequence"] == "t2" and volumes.at["pat_a", "n_files"] == 3
+    assert set(files["volume_key"]) == set(volumes["volume_key"])
 
 
 def test_cross_shard_duplicates_are_rejected_by_the_merge(tmp_path):
@@ -219,7 +225,8 @@ def test_cross_shard_duplicates_are_rejected_by_the_merge(tmp_path):
                    shard, "NO_SUCH_ENV", "k")
     merge_manifests([out / "s000.f.parquet", out / "s001.f.parquet"],
                     [out / "s000.r.parquet", out / "s001.r.parquet"], out / "files.parquet",
-                    out / "series.parquet", out / "rejects.parquet", out / "qc.csv", key="k")
+                    out / "series.parquet", out / "volumes.parquet", out / "rejects.parquet",
+                    out / "qc.csv", key="k")
     rejects = pd.read_parquet(out / "rejects.parquet")
     assert list(rejects["path"]) == ["b/1.dcm"]
     assert list(rejects["reason"]) == ["duplicate_sop_instance"]

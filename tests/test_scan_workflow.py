@@ -74,7 +74,8 @@ def test_synthetic_cohorts_invariant_and_broken_files(tiny_cohorts, tmp_path):
 
     workdir = copy_workdir(tiny_cohorts, tmp_path / "work")
     targets = [f"results/{d}/manifests/{t}" for d in ("internal", "dlds")
-               for t in ("files.parquet", "series.parquet", "rejects.parquet", "qc_summary.csv")]
+               for t in ("files.parquet", "series.parquet", "volumes.parquet", "rejects.parquet",
+                         "qc_summary.csv")]
     run_snakemake(workdir, "--cores", "2", *targets)
     raw_dirs = {"internal": workdir / "resources/synthetic/internal/dicom",
                 "dlds": workdir / "resources/synthetic/dlds/Series_Classification"}
@@ -97,3 +98,17 @@ def test_synthetic_cohorts_invariant_and_broken_files(tiny_cohorts, tmp_path):
                     assert (rejects["reason"] == "duplicate_sop_instance").any()
                     continue
                 assert any(path.endswith(r) or r.endswith(path) for r in rejected), path
+
+    # The internal cohort stores some volumes together, as scanners do (dual echo, Dixon,
+    # multiphase dynamics, 3-plane localizers): the scan splits them back, one labelled volume per
+    # row of the generator's labels sheet.
+    manifests = workdir / "results" / "internal" / "manifests"
+    volumes = pd.read_parquet(manifests / "volumes.parquet")
+    qc = pd.read_csv(manifests / "qc_summary.csv").set_index("reason")["count"]
+    truth = pd.read_csv(workdir / "resources/synthetic/internal/labels.csv")
+    assert qc["series_with_several_volumes"] > 0
+    assert qc["volumes_total"] == len(volumes) == len(truth)
+    assert qc["volumes_without_label"] == 0 and qc["label_without_volume"] == 0
+    expected = truth.groupby("sequence").size()
+    assert volumes.groupby("label_sequence").size().reindex(expected.index).tolist() == \
+        expected.tolist()

@@ -106,12 +106,13 @@ def test_make_splits_files_and_class_counts(tmp_path):
     stored = pd.read_parquet(tmp_path / "splits.parquet")
     pd.testing.assert_frame_equal(splits.reset_index(drop=True), stored)
     assert series.iloc[0]["series_key"] not in set(stored["series_key"])
-    assert list(stored.columns[:7]) == ["series_key", "patient_key", "label_sequence",
-                                        "label_orientation", "label_contrast", "set", "fold"]
+    assert list(stored.columns[:8]) == ["volume_key", "series_key", "patient_key",
+                                        "label_sequence", "label_orientation", "label_contrast",
+                                        "set", "fold"]
     assert_no_leakage(stored, 2)
     counts = pd.read_csv(tmp_path / "class_counts.csv")
-    seq = counts[counts["task"] == "sequence"].groupby("split")[["series", "slices"]].sum()
-    assert seq.loc["test", "series"] + seq.loc["cv", "series"] == len(stored)
+    seq = counts[counts["task"] == "sequence"].groupby("split")[["volumes", "slices"]].sum()
+    assert seq.loc["test", "volumes"] + seq.loc["cv", "volumes"] == len(stored)
     assert seq.loc["cv", "slices"] == seq.loc["fold0_train", "slices"] + seq.loc[
         "fold0_val", "slices"]
     assert seq.loc["test", "slices"] + seq.loc["cv", "slices"] == stored["n_slices"].sum()

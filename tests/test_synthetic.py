@@ -17,9 +17,15 @@ import yaml
 from mriseq.dicom.fields import GE_B_VALUE_OFFSET, PRIVATE_B_VALUES
 from mriseq.geometry import header_orientation
 from mriseq.synthetic import vendors
-from mriseq.synthetic.cohort import BROKEN_KINDS, generate_cohort, raw_dir_of
+from mriseq.synthetic.cohort import BROKEN_KINDS, _broken_assignment, generate_cohort, raw_dir_of
 from mriseq.synthetic.layout import patient_entries
-from mriseq.synthetic.patient import plan_examination
+from mriseq.synthetic.patient import (
+    DIXON_COMPONENT,
+    IMAGE_PLANE_TOLERANCE,
+    SELECTOR_COLUMNS,
+    generate_patient,
+    plan_examination,
+)
 from mriseq.synthetic.phantom import build_phantom
 from mriseq.synthetic.plan import PatientContext, plan_patient
 from mriseq.synthetic.protocols import PROTOCOLS, STACKS
@@ -40,6 +46,12 @@ DLDS = {**GENERIC, "layout": "dlds", "patients": 2, "seed": 6, "vendors": ["cano
 # Archive-like protocols; few slices per series so that rendering stays quick.
 ARCHIVE = {**GENERIC, "protocols": "archive", "patients": 3, "seed": 3, "slices_per_series": [1, 6],
            "broken_files": False}
+# Series of several volumes: every vendor, and (seed 5) a Siemens 2D localizer (merged) as well as
+# a Siemens 3D scout (its planes separate series); few slices so that rendering stays quick.
+VOLUMES = {**GENERIC, "patients": 5, "seed": 5, "vendors": ["siemens", "ge", "philips", "canon"],
+           "slices_per_series": [2, 2]}
+DUAL = ("t1_opposed", "t1_inphase")
+DYNAMIC_PHASES = ("t1_pre", "t1_arterial", "t1_portal", "t1_delayed")
 
 
 def _generate(root: Path, cohort: dict, workers: int = 1) -> Path:
@@ -59,6 +71,11 @@ def dlds(tmp_path_factory) -> Path:
     return _generate(tmp_path_factory.mktemp("dlds"), DLDS)
 
 
+@pytest.fixture(scope="module")
+def volumes(tmp_path_factory) -> Path:
+    return _generate(tmp_path_factory.mktemp("volumes"), VOLUMES, workers=2)
+
+
 def _files(raw: Path) -> list[Path]:
     return sorted(p for p in raw.rglob("*") if p.is_file())
 
@@ -68,6 +85,36 @@ def _headers(raw: Path, broken: pd.DataFrame) -> dict[str, pydicom.Dataset]:
     # force=True: a few legacy series are bare data sets without preamble or File Meta group.
     return {str(p.relative_to(raw)): pydicom.dcmread(p, stop_before_pixels=True, force=True)
             for p in _files(raw) if str(p.relative_to(raw)) not in skip}
+
+
+def _plane(ds) -> str:
+    return header_orientation([float(v) for v in ds.ImageOrientationPatient],
+                              IMAGE_PLANE_TOLERANCE)
+
+
+def _volume_row(ds, rows: pd.DataFrame) -> pd.Series:
+    """The labels row of a file: its series' one row or, in a series of several volumes, the row
+    whose selector columns the file's header matches (the selectors of labels.csv)."""
+    if len(rows) == 1:
+        return rows.iloc[0]
+    match = np.ones(len(rows), dtype=bool)
+    if rows["EchoTime"].notna().any():
+        match &= np.isclose(rows["EchoTime"].astype(float), float(ds.EchoTime))
+    if rows["TemporalPosition"].notna().any():
+        match &= (rows["TemporalPosition"] == int(ds.TemporalPositionIdentifier)).to_numpy()
+    if rows["ImageType"].notna().any():
+        match &= (rows["ImageType"] == "\\".join(ds.ImageType)).to_numpy()
+    if rows["ImagePlane"].notna().any():
+        match &= (rows["ImagePlane"] == _plane(ds)).to_numpy()
+    (index,) = np.flatnonzero(match)
+    return rows.iloc[index]
+
+
+def _by_series(headers: dict[str, pydicom.Dataset]) -> dict[str, list[tuple[str, pydicom.Dataset]]]:
+    out: dict[str, list] = {}
+    for path, ds in headers.items():
+        out.setdefault(ds.SeriesInstanceUID, []).append((path, ds))
+    return out
 
 
 def _assert_letters_follow_the_physics(truth: pd.DataFrame) -> None:
@@ -87,11 +134,24 @@ def test_labels_sheet_matches_files(generic):
     headers = _headers(raw, broken)
     uids = pd.Series([ds.SeriesInstanceUID for ds in headers.values()])
     assert set(uids) == set(labels["SeriesInstanceUID"])
-    assert {"SeriesInstanceUID", "sequence", "orientation", "contrast"} <= set(labels.columns)
-    # Good files per series = labelled slices (a truncated slice is listed as broken instead).
-    counts = uids.value_counts()
-    for row in labels.itertuples():
-        assert counts[row.SeriesInstanceUID] == row.n_slices, row.SeriesDescription
+    assert {"SeriesInstanceUID", "sequence", "orientation", "contrast", *SELECTOR_COLUMNS,
+            "volumes_in_series"} <= set(labels.columns)
+    # One row per volume: a series of several volumes has a row for each, in one folder.
+    rows_of = dict(tuple(labels.groupby("SeriesInstanceUID")))
+    assert (labels["volumes_in_series"] > 1).any(), "the test cohort should merge volumes"
+    for uid, rows in rows_of.items():
+        assert (rows["volumes_in_series"] == len(rows)).all(), uid
+        assert rows["series_dir"].nunique() == 1 and rows["SeriesNumber"].nunique() == 1
+        if len(rows) == 1:
+            assert rows[list(SELECTOR_COLUMNS)].isna().all(axis=None), uid
+    # Good files per volume = labelled slices (a truncated slice is listed as broken instead).
+    counts = Counter()
+    for path, ds in headers.items():
+        rows = rows_of[ds.SeriesInstanceUID]
+        assert Path(path).parent == Path(rows["series_dir"].iloc[0]), path
+        counts[_volume_row(ds, rows).name] += 1
+    for index, row in labels.iterrows():
+        assert counts[index] == row.n_slices, row.SeriesDescription
     # Every file of the cohort lies under exactly the predicted top-level entries.
     entries = set(patient_entries("generic", GENERIC["patients"]))
     assert {p.relative_to(raw).parts[0] for p in _files(raw)} == entries
@@ -109,10 +169,11 @@ def test_every_class_present_and_orientation_from_geometry(generic):
     # The orientation label is the plane of the slice normal in ImageOrientationPatient.
     raw = raw_dir_of(generic, "generic")
     broken = pd.read_csv(generic / "broken.csv")
-    truth = labels.set_index("SeriesInstanceUID")
+    rows_of = dict(tuple(labels.groupby("SeriesInstanceUID")))
     for ds in _headers(raw, broken).values():
         iop = [float(v) for v in ds.ImageOrientationPatient]
-        assert header_orientation(iop) == truth.loc[ds.SeriesInstanceUID, "orientation"]
+        row = _volume_row(ds, rows_of[ds.SeriesInstanceUID])
+        assert header_orientation(iop) == row["orientation"]
 
 
 def test_class_counts_and_montage(generic):
@@ -160,7 +221,7 @@ def test_broken_files_of_every_kind(generic):
             assert ds.pixel_array.shape == (ds.Rows, ds.Columns)
 
 
-def test_headers_are_real_and_identities_listed(generic):
+def test_headers_are_real_and_identities_listed(generic, volumes):
     raw = raw_dir_of(generic, "generic")
     broken = pd.read_csv(generic / "broken.csv")
     patients = pd.read_csv(generic / "patients.csv", dtype=str)
@@ -177,16 +238,22 @@ def test_headers_are_real_and_identities_listed(generic):
     assert len(b_values) >= 2
     adc = [ds for ds in headers.values() if "ADC" in ds.ImageType]
     assert adc and all(ds.ImageType[0] == "DERIVED" for ds in adc)
-    # Legacy series (bare implicit-VR data sets) decode once the transfer syntax is supplied.
-    labels = pd.read_csv(generic / "labels.csv")
-    legacy = set(labels.loc[~labels["part10"], "SeriesInstanceUID"])
-    assert legacy, "the test cohort should hold a legacy series"
-    for path, ds in headers.items():
-        assert ("TransferSyntaxUID" not in ds.file_meta) == (ds.SeriesInstanceUID in legacy)
-        if ds.SeriesInstanceUID in legacy:
-            full = pydicom.dcmread(raw / path, force=True)
-            full.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
-            assert full.pixel_array.shape == (full.Rows, full.Columns)
+    # Legacy series (bare implicit-VR data sets) decode once the transfer syntax is supplied. A
+    # series of several volumes is encoded as its first volume: all legacy or none.
+    seen = 0
+    for cohort in (generic, volumes):
+        raw = raw_dir_of(cohort, "generic")
+        labels = pd.read_csv(cohort / "labels.csv")
+        legacy = set(labels.loc[~labels["part10"], "SeriesInstanceUID"])
+        assert legacy.isdisjoint(labels.loc[labels["part10"], "SeriesInstanceUID"])
+        for path, ds in _headers(raw, pd.read_csv(cohort / "broken.csv")).items():
+            assert ("TransferSyntaxUID" not in ds.file_meta) == (ds.SeriesInstanceUID in legacy)
+            if ds.SeriesInstanceUID in legacy:
+                full = pydicom.dcmread(raw / path, force=True)
+                full.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+                assert full.pixel_array.shape == (full.Rows, full.Columns)
+                seen += 1
+    assert seen, "the test cohorts should hold a legacy series"
 
 
 def _b_value(ds) -> float | None:
@@ -214,7 +281,12 @@ def test_headers_follow_the_vendor_conventions_table(generic):
         styles = [style for kind in table[vendor_of[ds.Manufacturer]].values() for style in kind]
         image_types = {style.image_type for style in styles} | {
             style.reformat_image_type for style in styles}
-        assert tuple(ds.ImageType) in image_types, path
+        image_type = tuple(ds.ImageType)
+        if ds.Manufacturer == "Philips" and "EchoNumbers" in ds:
+            # A Dixon volume: the style's ImageType and its IP or OP component.
+            assert image_type[-1] in DIXON_COMPONENT.values(), path
+            image_type = image_type[:-1]
+        assert image_type in image_types, path
         assert ds.MRAcquisitionType in {"2D", "3D"}, path
         assert "SequenceName" in ds and "ScanOptions" in ds, path
     # Every DWI file carries its b-value where its vendor puts it (Siemens and GE: privately only,
@@ -272,6 +344,144 @@ def test_header_style_is_fixed_per_key_and_varies_across_keys():
     assert styles == {s.sequence_name for s in vendors.conventions()["siemens"]["localizer"]}
 
 
+# Series of several volumes (mriseq.synthetic.patient.merged_series), one labels row per volume.
+
+def _volume_series(cohort: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """A cohort's labels, its rows by series UID, and each series' (path, header) pairs."""
+    labels = pd.read_csv(cohort / "labels.csv")
+    raw = raw_dir_of(cohort, "generic")
+    headers = _headers(raw, pd.read_csv(cohort / "broken.csv"))
+    return labels, dict(tuple(labels.groupby("SeriesInstanceUID"))), _by_series(headers)
+
+
+def _merged(rows_of: dict, vendors_: tuple[str, ...], sequences) -> dict[str, pd.DataFrame]:
+    """Series of those vendors with more than one volume, all of them of ``sequences``."""
+    return {uid: rows for uid, rows in rows_of.items()
+            if len(rows) > 1 and rows["vendor"].iloc[0] in vendors_
+            and rows["sequence"].isin(sequences).all()}
+
+
+def test_dual_echo_volumes_share_a_series(volumes):
+    labels, rows_of, files_of = _volume_series(volumes)
+    merged = _merged(rows_of, ("siemens", "ge"), DUAL)
+    assert {rows["vendor"].iloc[0] for rows in merged.values()} == {"siemens", "ge"}
+    for uid, rows in merged.items():
+        assert len(rows) == 2 and (rows["volumes_in_series"] == 2).all()
+        by_te = rows.sort_values("EchoTime")
+        assert list(by_te["sequence"]) == list(DUAL)  # the opposed-phase echo is the shorter
+        assert rows["TemporalPosition"].isna().all() and rows["ImageType"].isna().all()
+        files = [ds for _, ds in files_of[uid]]
+        assert sorted({float(ds.EchoTime) for ds in files}) == pytest.approx(
+            list(by_te["EchoTime"]))
+        for ds in files:
+            row = _volume_row(ds, rows)
+            assert int(ds.EchoNumbers) == 1 + DUAL.index(row["sequence"])
+        # One series: one number and description, instance numbers running on across echoes.
+        assert len({(ds.SeriesNumber, ds.SeriesDescription) for ds in files}) == 1
+        instances = sorted(int(ds.InstanceNumber) for ds in files)
+        assert len(set(instances)) == len(instances) and max(instances) <= rows["n_files"].sum()
+    # Canon writes each echo as a series of its own.
+    canon = labels[labels["vendor"].eq("canon") & labels["sequence"].isin(DUAL)]
+    assert len(canon) and (canon["volumes_in_series"] == 1).all()
+
+
+def test_philips_dixon_volumes_told_apart_by_image_type(volumes):
+    _, rows_of, files_of = _volume_series(volumes)
+    merged = _merged(rows_of, ("philips",), DUAL)
+    assert merged, "the test cohort should hold a Philips patient"
+    for uid, rows in merged.items():
+        assert len(rows) == 2 and rows["EchoTime"].notna().all()
+        for row in rows.itertuples():
+            assert row.ImageType.split("\\")[-1] == DIXON_COMPONENT[row.sequence]
+        for _, ds in files_of[uid]:
+            row = _volume_row(ds, rows)
+            assert "\\".join(ds.ImageType) == row["ImageType"]
+            assert float(ds.EchoTime) == pytest.approx(row["EchoTime"])
+            assert int(ds.EchoNumbers) == 1 + DUAL.index(row["sequence"])
+
+
+def test_dynamic_phases_share_a_series(volumes):
+    labels, rows_of, files_of = _volume_series(volumes)
+    merged = _merged(rows_of, ("ge", "philips"), DYNAMIC_PHASES)
+    assert {rows["vendor"].iloc[0] for rows in merged.values()} == {"ge", "philips"}
+    for uid, rows in merged.items():
+        n = len(rows)
+        # Rows in acquisition order: temporal positions 1..N, phases in their order.
+        assert list(rows["TemporalPosition"]) == list(range(1, n + 1))
+        phases = [DYNAMIC_PHASES.index(s) for s in rows["sequence"]]
+        assert phases == sorted(phases) and (rows["orientation"] == rows["orientation"].iloc[0]
+                                             ).all()
+        assert rows["EchoTime"].isna().all() and rows["ImagePlane"].isna().all()
+        files = [ds for _, ds in files_of[uid]]
+        assert {int(ds.TemporalPositionIdentifier) for ds in files} == set(range(1, n + 1))
+        for ds in files:
+            assert int(ds.NumberOfTemporalPositions) == n
+            assert int(ds.AcquisitionNumber) == int(ds.TemporalPositionIdentifier)
+            # A shared header: the agent of its post-contrast phases is on every file.
+            assert "ContrastBolusAgent" in ds
+        # One stack: every phase on the same slice positions.
+        positions = {tuple(ds.ImagePositionPatient) for ds in files}
+        assert len(positions) == rows["n_files"].max()
+    # Other stacks of the dynamic sequence, and the other vendors, stay series of their own.
+    single = labels[labels["sequence"].isin(DYNAMIC_PHASES) & labels["TemporalPosition"].isna()]
+    assert (single["volumes_in_series"] == 1).all()
+    assert set(single["vendor"]) >= {"siemens", "canon"}
+
+
+def test_three_plane_localizer_in_one_series(volumes):
+    labels, rows_of, files_of = _volume_series(volumes)
+    merged = _merged(rows_of, tuple(vendors.MANUFACTURERS), ("localizer",))
+    assert {rows["vendor"].iloc[0] for rows in merged.values()} == set(vendors.MANUFACTURERS)
+    for uid, rows in merged.items():
+        assert sorted(rows["ImagePlane"]) == ["axial", "coronal", "sagittal"]
+        assert list(rows["ImagePlane"]) == list(rows["orientation"])
+        planes = Counter(_plane(ds) for _, ds in files_of[uid])
+        assert planes == Counter(dict(zip(rows["ImagePlane"], rows["n_slices"], strict=True)))
+    # A Siemens 3D scout keeps its reformatted planes as series of their own.
+    scouts = {uid for uid, files in files_of.items()
+              if any(ds.SequenceName == "*fl3d1_ns" for _, ds in files)}
+    assert scouts, "the test cohort should hold a Siemens 3D scout"
+    rows = labels[labels["SeriesInstanceUID"].isin(scouts)]
+    assert len(rows) == 3 * rows["patient"].nunique() and (rows["volumes_in_series"] == 1).all()
+
+
+def test_merging_volumes_keeps_every_draw(volumes, tmp_path):
+    """Merging rewrites headers only: written as separate series, the same cohort has the same
+    files (SOP Instance UIDs, names, pixels) and the same per-plan labels, and a merged series'
+    UID is its first volume's."""
+    broken = _broken_assignment(VOLUMES["patients"], VOLUMES["seed"], VOLUMES["broken_files"])
+    raw = tmp_path / "separate"
+    results = [generate_patient(index, entry, str(raw), VOLUMES, tuple(broken.get(index, ())),
+                                merge_volumes=False)
+               for index, entry in enumerate(patient_entries("generic", VOLUMES["patients"]))]
+
+    def files(root: Path, broken_paths: set[str]) -> Counter:
+        """(SOP Instance UID, file name, digest of the decoded pixels) of the good files. Names
+        without the extension: a merged series' files take its first volume's."""
+        out = Counter()
+        for p in _files(root):
+            if str(p.relative_to(root)) in broken_paths:
+                continue
+            ds = pydicom.dcmread(p, force=True)
+            if "TransferSyntaxUID" not in ds.file_meta:  # a bare legacy data set
+                ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+            pixels = np.ascontiguousarray(ds.pixel_array).tobytes()
+            out[ds.SOPInstanceUID, p.stem, hashlib.sha256(pixels).hexdigest()] += 1
+        return out
+
+    merged_files = files(raw_dir_of(volumes, "generic"),
+                         set(pd.read_csv(volumes / "broken.csv")["path"]))
+    assert merged_files == files(raw, {item["path"] for r in results for item in r.broken})
+    merged = pd.read_csv(volumes / "labels.csv")
+    plain = pd.DataFrame([row for r in results for row in r.series])
+    columns = ["patient", "sequence", "orientation", "contrast", "n_files", "n_slices"]
+    assert list(merged[columns].itertuples(index=False)) == list(
+        plain[columns].itertuples(index=False))
+    assert (plain["volumes_in_series"] == 1).all() and plain["SeriesInstanceUID"].is_unique
+    for uid, rows in merged.groupby("SeriesInstanceUID"):
+        assert plain.loc[rows.index[0], "SeriesInstanceUID"] == uid
+
+
 def test_dlds_layout_and_key(dlds):
     raw = raw_dir_of(dlds, "dlds")
     key = pd.read_csv(dlds / "SeriesClassificationKey.csv")
@@ -304,24 +514,49 @@ def test_same_seed_gives_identical_files(tmp_path):
     assert digest(a) != digest(c)
 
 
-def _label_digest(labels_csv: Path) -> str:
-    """A digest of what a cohort's labels sheet says, independent of CSV number formatting. The
-    UIDs come from the generator's random stream after every earlier series was rendered, so the
-    digest changes when any draw does."""
-    columns = ("SeriesInstanceUID", "sequence", "orientation", "contrast", "SeriesNumber",
-               "SeriesDescription", "n_slices")
-    with open(labels_csv, newline="") as fh:
-        text = "\n".join("|".join(row[c] for c in columns) for row in csv.DictReader(fh))
+LABEL_COLUMNS = ("SeriesInstanceUID", "sequence", "orientation", "contrast", "SeriesNumber",
+                 "SeriesDescription", "n_slices")
+# A row per volume: the columns that say which volume of its series a row labels.
+VOLUME_COLUMNS = (*LABEL_COLUMNS, *SELECTOR_COLUMNS, "volumes_in_series")
+
+
+def _label_digest(rows, columns: tuple[str, ...] = LABEL_COLUMNS) -> str:
+    """A digest of what labels rows say (rows of labels.csv as read by csv.DictReader, or
+    PatientResult.series rows), independent of CSV number formatting. The UIDs come from the
+    generator's random stream after every earlier series was rendered, so the digest changes
+    when any draw does."""
+    text = "\n".join("|".join(str(row[c]) for c in columns) for row in rows)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sheet(labels_csv: Path) -> list[dict]:
+    with open(labels_csv, newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def test_full_protocols_cohort_unchanged(tmp_path):
     """``protocols: full`` (the default) is the balanced cohort as generated before archive mode
-    existed: same draws, same files."""
+    existed: same draws, same files.
+
+    Written as separate series (``merge_volumes=False``), its labels are still the ones pinned
+    then. Storing dual-echo, dynamic and localizer volumes in one series changed the sheet, not
+    a draw: rows of one series share its first volume's UID, number and description and carry
+    selector columns, so the cohort's labels.csv has a digest of its own (pinned when merging
+    came; it covers every row's labels and selectors)."""
     tiny = {**GENERIC, "patients": 2, "slices_per_series": [1, 2]}
-    out = _generate(tmp_path / "default", tiny)
-    assert _label_digest(out / "labels.csv") == (
+    broken = _broken_assignment(tiny["patients"], tiny["seed"], tiny["broken_files"])
+    separate = [row for index, entry in enumerate(patient_entries("generic", tiny["patients"]))
+                for row in generate_patient(index, entry, str(tmp_path / "separate"), tiny,
+                                            tuple(broken.get(index, ())),
+                                            merge_volumes=False).series]
+    assert _label_digest(separate) == (
         "05f3a042c49fa82aa1e49a4a7d139fd52de624fef4f8449f4995bc80043d1b84")
+    out = _generate(tmp_path / "default", tiny)
+    sheet = _sheet(out / "labels.csv")
+    assert [(r["sequence"], r["n_slices"]) for r in sheet] == [
+        (r["sequence"], str(r["n_slices"])) for r in separate]
+    assert _label_digest(sheet, VOLUME_COLUMNS) == (
+        "827ececb02b89cca604b56278c0c97c261252f6be00957a7490ed0ad478bb862")
     assert "protocol" not in pd.read_csv(out / "patients.csv").columns
     implicit = plan_examination(1, tiny)
     explicit = plan_examination(1, {**tiny, "protocols": "full"})
@@ -446,8 +681,9 @@ def test_archive_cohort_labels_match_plan_and_files(archive):
     raw = raw_dir_of(archive, "generic")
     headers = _headers(raw, pd.read_csv(archive / "broken.csv"))
     uids = pd.Series([ds.SeriesInstanceUID for ds in headers.values()])
-    assert uids.value_counts().to_dict() == dict(zip(labels["SeriesInstanceUID"],
-                                                     labels["n_slices"], strict=True))
+    # Volumes of one series share its UID: its files are the slices of all its rows.
+    assert uids.value_counts().to_dict() == (
+        labels.groupby("SeriesInstanceUID")["n_slices"].sum().to_dict())
     geometry: dict[str, set] = {}
     for ds in headers.values():
         geometry.setdefault(ds.SeriesInstanceUID, set()).add(

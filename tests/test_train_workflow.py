@@ -50,8 +50,9 @@ def test_models_and_predictions_follow_the_contract(trained):
     test_series = set(splits.loc[splits["set"] == "test", "series_key"])
     for model in ("cnn", "header_rf"):
         table = pd.read_parquet(trained / f"results/internal/predictions/{model}/contrast.parquet")
-        assert list(table.columns) == ["shard", "row", "series_key", "patient_key", "slice_index",
-                                       "fold", "y_true", "y_pred", "p_pre", "p_post"]
+        assert list(table.columns) == ["shard", "row", "volume_key", "series_key", "patient_key",
+                                       "slice_index", "fold", "y_true", "y_pred", "p_pre",
+                                       "p_post"]
         assert set(table["series_key"]) == test_series
         assert sorted(table["fold"].unique()) == [0, 1]
         assert table["y_true"].notna().all()

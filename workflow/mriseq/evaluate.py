@@ -49,13 +49,15 @@ def load_predictions(path: str | os.PathLike, classes: Sequence[str]) -> pd.Data
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise PredictionsError(f"{path}: missing column(s) {', '.join(missing)}.")
+    if "volume_key" not in df:  # predictions from before volumes: each series is one volume
+        df = df.assign(volume_key=df["series_key"])
     return df
 
 
 def ensemble_slices(df: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     """Mean softmax over folds per slice; ``y_pred`` is the argmax in taxonomy order."""
     probs = prob_columns(classes)
-    meta = ["series_key", "patient_key", "slice_index", "y_true"]
+    meta = ["volume_key", "series_key", "patient_key", "slice_index", "y_true"]
     meta = [c for c in meta if c in df.columns]
     grouped = df.groupby(SLICE_KEY, sort=True, dropna=False)
     out = grouped[meta].first().join(grouped[probs].mean()).reset_index()
@@ -72,7 +74,8 @@ def fold_slices(df: pd.DataFrame, classes: Sequence[str], fold: int) -> pd.DataF
 
 
 def vote_volumes(slices: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
-    """Series-level predictions from slice predictions.
+    """Volume-level predictions from slice predictions (:mod:`mriseq.volumes`: one row per
+    volume, with its series; slices without a volume key vote per series).
 
     ``y_pred_vote``: majority vote; among tied classes the one with the highest mean probability
     (remaining ties: taxonomy order). ``y_pred_mean_prob``: argmax of the mean probability.
@@ -81,7 +84,9 @@ def vote_volumes(slices: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     """
     probs = prob_columns(classes)
     classes = list(classes)
-    series_codes, series = pd.factorize(slices["series_key"], sort=True)
+    if "volume_key" not in slices:
+        slices = slices.assign(volume_key=slices["series_key"])
+    series_codes, series = pd.factorize(slices["volume_key"], sort=True)
     pred_idx = m.class_indices(slices["y_pred"], classes)
     n_series, n_classes = len(series), len(classes)
     votes = np.zeros((n_series, n_classes))
@@ -98,7 +103,8 @@ def vote_volumes(slices: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     first = slices.groupby(series_codes, sort=True)
     out = pd.DataFrame(
         {
-            "series_key": series.astype(str),
+            "volume_key": series.astype(str),
+            "series_key": first["series_key"].first().to_numpy(),
             "patient_key": first["patient_key"].first().to_numpy(),
             "y_true": first["y_true"].first().to_numpy(),
             "n_slices": n_slices.astype(int),
@@ -176,7 +182,8 @@ def evaluate_model(
 
 
 def _empty_volumes(classes: Sequence[str]) -> pd.DataFrame:
-    cols = ["series_key", "patient_key", "y_true", "n_slices", "y_pred_vote", "y_pred_mean_prob",
+    cols = ["volume_key", "series_key", "patient_key", "y_true", "n_slices", "y_pred_vote",
+            "y_pred_mean_prob",
             "vote_share", "mean_prob", *prob_columns(classes)]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
 

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from mriseq.volumes import unit_key
+
 log = logging.getLogger("mriseq.gradcam")
 
 
@@ -99,13 +101,14 @@ def gradcam(model, images: np.ndarray, class_indices: Sequence[int] | None = Non
 
 def choose_slices(predictions: pd.DataFrame, classes: Sequence[str], per_class: int,
                   seed: int) -> pd.DataFrame:
-    """``per_class`` labelled slices per reference class, one per series where possible,
-    reproducibly for ``seed``. Takes each series' middle slice (the most typical anatomy)."""
+    """``per_class`` labelled slices per reference class, one per volume where possible,
+    reproducibly for ``seed``. Takes each volume's middle slice (the most typical anatomy)."""
     df = predictions[predictions["y_true"].notna()].drop_duplicates(["shard", "row"])
+    unit = unit_key(df)
     if "slice_index" in df.columns:
         df = df.assign(_mid=(df["slice_index"]
-                             - df.groupby("series_key")["slice_index"].transform("median")).abs())
-        df = df.sort_values(["series_key", "_mid", "slice_index"]).drop_duplicates("series_key")
+                             - df.groupby(unit)["slice_index"].transform("median")).abs())
+        df = df.sort_values([unit, "_mid", "slice_index"]).drop_duplicates(unit)
     rng = np.random.default_rng(seed)
     chosen = []
     for name in classes:

@@ -1,10 +1,10 @@
 """Slice-level predictions of every fold model on a dataset (CONTRACTS.md, Predictions).
 
 ``results/{dataset}/predictions/{model}/{task}.parquet``: one row per (tensor row, fold) with
-``shard``, ``row``, ``series_key``, ``patient_key``, ``slice_index``, ``fold``, ``y_true`` (class
-name or null), ``y_pred`` and ``p_<class>`` for every class. On the train dataset only the held-out
-test series are predicted (the CV slices were seen in training); on other datasets every slice.
-One job loops over the folds so TensorFlow starts once per dataset × task.
+``shard``, ``row``, ``volume_key``, ``series_key``, ``patient_key``, ``slice_index``, ``fold``,
+``y_true`` (class name or null), ``y_pred`` and ``p_<class>`` for every class. On the train dataset
+only the held-out test volumes are predicted (the CV slices were seen in training); on other
+datasets every slice. One job loops over the folds so TensorFlow starts once per dataset × task.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mriseq.tfdata import encode_labels, fold_positions, inference_dataset, open
 
 log = logging.getLogger("mriseq.predict")
 
-KEY_COLUMNS = ["shard", "row", "series_key", "patient_key", "slice_index"]
+KEY_COLUMNS = ["shard", "row", "volume_key", "series_key", "patient_key", "slice_index"]
 
 
 def fold_of(model_path: str) -> int:
@@ -43,6 +43,8 @@ def rows_to_predict(index: pd.DataFrame, splits_path: str | None) -> np.ndarray:
 def prediction_table(index: pd.DataFrame, positions: np.ndarray, fold: int, task: str,
                      classes: list[str], probabilities: np.ndarray) -> pd.DataFrame:
     keys = index.iloc[positions]
+    if "volume_key" not in keys:  # an index from before volumes: each series is one volume
+        keys = keys.assign(volume_key=keys["series_key"])
     table = pd.DataFrame({c: keys[c].to_numpy() if c in keys else None for c in KEY_COLUMNS})
     table["fold"] = np.int64(fold)
     labels = encode_labels(index, task, classes)[positions]
@@ -58,7 +60,8 @@ def prediction_table(index: pd.DataFrame, positions: np.ndarray, fold: int, task
 def _empty_table(classes: list[str]) -> pd.DataFrame:
     columns: dict[str, Any] = {
         "shard": pd.Series(dtype="string"), "row": pd.Series(dtype="int64"),
-        "series_key": pd.Series(dtype="string"), "patient_key": pd.Series(dtype="string"),
+        "volume_key": pd.Series(dtype="string"), "series_key": pd.Series(dtype="string"),
+        "patient_key": pd.Series(dtype="string"),
         "slice_index": pd.Series(dtype="int64"), "fold": pd.Series(dtype="int64"),
         "y_true": pd.Series(dtype="string"), "y_pred": pd.Series(dtype="string"),
     }

@@ -1,13 +1,15 @@
-"""Predict mode: one row per series of an unlabelled archive (README "Classify your own archive").
+"""Predict mode: one row per volume of an unlabelled archive (README "Classify your own archive").
 
-For each task the fold ensemble's slice predictions are voted per series (majority vote, ties by
-mean probability; ``mriseq.evaluate.vote_volumes``). Beside the pixel prediction the table carries
-the header evidence a reader checks first (plane from ImageOrientationPatient, the contrast-agent
-tag, b-values, SeriesDescription) and flags series where the two disagree:
+A volume is an image stack of one kind (:mod:`mriseq.volumes`); an ordinary series is one volume,
+and a row names its series, the volume's number in it, how many volumes the series holds and which
+rule split it. For each task the fold ensemble's slice predictions are voted per volume (majority
+vote, ties by mean probability; ``mriseq.evaluate.vote_volumes``). Beside the pixel prediction the
+table carries the header evidence a reader checks first (plane from ImageOrientationPatient, the
+contrast-agent tag, b-values, SeriesDescription) and flags volumes where the two disagree:
 
 * ``orientation``: the header plane is a taxonomy class and differs from the predicted plane;
-* ``contrast``: ContrastBolusAgent is filled in but the series is predicted pre-contrast;
-* ``b_value``: the series carries a b-value > 0 but is predicted neither DWI nor ADC.
+* ``contrast``: ContrastBolusAgent is filled in but the volume is predicted pre-contrast;
+* ``b_value``: the volume carries a b-value > 0 but is predicted neither DWI nor ADC.
 
 A missing tag is not evidence (many archives never fill ContrastBolusAgent), so only positive
 header evidence can disagree.
@@ -31,18 +33,20 @@ from mriseq.provenance import models_training_data, synthetic_only_warning
 log = logging.getLogger("mriseq.predict_series")
 
 DIFFUSION_CLASSES = ("dwi", "adc")
-SERIES_COLUMNS = ["series_key", "patient_key", "study_key", "series_dir", "n_slices",
-                  "header_orientation", "series_description"]
+VOLUME_COLUMNS = ["volume_key", "series_key", "volume_index", "volumes_in_series",
+                  "volume_split", "patient_key", "study_key", "series_dir", "n_slices",
+                  "header_orientation", "echo_time", "temporal_position", "image_type",
+                  "series_description"]
 
 
 def _b_values(files: pd.DataFrame) -> pd.DataFrame:
-    """Per series: the distinct b-values as text (``0/400/800``), the largest, and whether any
+    """Per volume: the distinct b-values as text (``0/400/800``), the largest, and whether any
     file carries a contrast agent."""
     def joined(values: pd.Series) -> str:
         vals = np.unique(values.dropna().to_numpy(dtype=float))
         return "/".join(f"{v:g}" for v in vals)
 
-    grouped = files.groupby("series_key")
+    grouped = files.groupby("volume_key")
     out = pd.DataFrame({
         "header_b_values": grouped["b_value"].agg(joined) if "b_value" in files else "",
         "header_max_b_value": grouped["b_value"].max() if "b_value" in files else np.nan,
@@ -54,14 +58,15 @@ def _b_values(files: pd.DataFrame) -> pd.DataFrame:
 
 
 def series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
-                       series_path: str, files_path: str) -> pd.DataFrame:
-    """The predict-mode table (see module doc); ``predictions`` maps task to the CNN's
-    slice-level predictions of this dataset."""
-    series = pd.read_parquet(series_path)
-    keep = [c for c in SERIES_COLUMNS if c in series.columns]
-    out = series[keep].copy()
-    files = pd.read_parquet(files_path, columns=None)
-    out = out.merge(_b_values(files), on="series_key", how="left")
+                       volumes_path: str, files_path: str) -> pd.DataFrame:
+    """The predict-mode table (see module doc); ``predictions`` maps task to the primary
+    family's slice-level predictions of this dataset, ``volumes_path`` is the scan's
+    volumes.parquet (a series table reads as one volume per series)."""
+    volumes_table = _as_volumes(pd.read_parquet(volumes_path))
+    keep = [c for c in VOLUME_COLUMNS if c in volumes_table.columns]
+    out = volumes_table[keep].copy()
+    files = _as_volumes(pd.read_parquet(files_path, columns=None))
+    out = out.merge(_b_values(files), on="volume_key", how="left")
     for task, path in predictions.items():
         classes = list(taxonomy[task])
         df = load_predictions(path, classes)
@@ -74,13 +79,21 @@ def series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence
         volumes = volumes.rename(columns={"y_pred_vote": task, "vote_share": f"{task}_vote_share",
                                           "mean_prob": f"{task}_mean_prob",
                                           "n_slices": f"{task}_n_slices"})
-        cols = ["series_key", task, f"{task}_vote_share", f"{task}_mean_prob", f"{task}_n_slices"]
-        out = out.merge(volumes[cols], on="series_key", how="left")
+        cols = ["volume_key", task, f"{task}_vote_share", f"{task}_mean_prob", f"{task}_n_slices"]
+        out = out.merge(volumes[cols], on="volume_key", how="left")
     reasons = _disagreements(out, taxonomy)
     out["header_disagreement"] = reasons.str.len() > 0
     out["disagreement_reasons"] = reasons
-    return out.sort_values(["patient_key", "series_dir"], na_position="last").reset_index(
-        drop=True)
+    order = [c for c in ("patient_key", "series_dir", "volume_index") if c in out]
+    return out.sort_values(order, na_position="last").reset_index(drop=True)
+
+
+def _as_volumes(table: pd.DataFrame) -> pd.DataFrame:
+    """A table written before series were split into volumes: each series is one volume."""
+    if "volume_key" in table:
+        return table
+    return table.assign(volume_key=table["series_key"], volume_index=1, volumes_in_series=1,
+                        volume_split="")
 
 
 def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> pd.Series:
@@ -108,29 +121,35 @@ def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> p
 
 
 def write_series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
-                             series_path: str, files_path: str, out_parquet: str,
+                             volumes_path: str, files_path: str, out_parquet: str,
                              out_csv: str, metadata_paths: Sequence[str] = ()) -> pd.DataFrame:
     """Write the table; ``metadata_paths`` (the predicting models' metadata.json) fill
     ``models_trained_on``, and a table from synthetic-only models is announced in the log."""
-    table = series_predictions(predictions, taxonomy, series_path, files_path)
+    table = series_predictions(predictions, taxonomy, volumes_path, files_path)
     sources = models_training_data(list(metadata_paths)) if metadata_paths else ["unknown"]
     table["models_trained_on"] = ";".join(sources)
     warning = synthetic_only_warning(sources)
     if warning:
         log.warning(warning)
-    log.info("%d series, %d with header/pixel disagreement", len(table),
-             int(table["header_disagreement"].sum()))
+    log.info("%d volumes of %d series, %d with header/pixel disagreement", len(table),
+             table["series_key"].nunique(), int(table["header_disagreement"].sum()))
     write_parquet(table, out_parquet)
     write_csv(table, out_csv)
     return table
 
 
-def sorted_links(series_table: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike
-                 ) -> int:
-    """A tree ``out_dir/<sequence>/<orientation>_<contrast>/<series_key>`` of symlinks to the series
-    directories (named by pseudonym, so the tree shows no patient-derived directory names).
-    Built beside ``out_dir`` and renamed into place. Returns the number of links."""
-    table = pd.read_parquet(series_table)
+def sorted_links(volume_table: str, raw_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                 files_path: str | None = None) -> int:
+    """A tree ``out_dir/<sequence>/<orientation>_<contrast>/<volume_key>`` of symlinks, named by
+    pseudonym so that the tree shows no patient-derived directory names: a volume that is a whole
+    series links to the series directory; a volume of a series that holds several is a directory
+    of links to its own files (``files_path``, the scan's files.parquet, lists them). Built beside
+    ``out_dir`` and renamed into place. Returns the number of volumes linked."""
+    table = _as_volumes(pd.read_parquet(volume_table))
+    files_of: dict[str, list[str]] = {}
+    if files_path is not None and (table["volumes_in_series"] > 1).any():
+        files = pd.read_parquet(files_path, columns=["volume_key", "path"])
+        files_of = files.groupby("volume_key")["path"].agg(list).to_dict()
     out = Path(out_dir)
     tmp = out.with_name(f".{out.name}.tmp")
     if tmp.exists():
@@ -143,10 +162,17 @@ def sorted_links(series_table: str, raw_dir: str | os.PathLike, out_dir: str | o
             continue
         folder = tmp / row.sequence / f"{row.orientation}_{row.contrast}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / row.series_key).symlink_to(root / row.series_dir, target_is_directory=True)
+        if row.volumes_in_series > 1 and row.volume_key in files_of:
+            volume = folder / row.volume_key
+            volume.mkdir()
+            for number, path in enumerate(sorted(files_of[row.volume_key])):
+                # Numbered, not the raw names: those may carry patient details.
+                (volume / f"{number:05d}{Path(path).suffix}").symlink_to(root / path)
+        else:
+            (folder / row.volume_key).symlink_to(root / row.series_dir, target_is_directory=True)
         count += 1
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    log.info("%d series linked under %s", count, out)
+    log.info("%d volumes linked under %s", count, out)
     return count

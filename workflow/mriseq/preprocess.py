@@ -288,15 +288,16 @@ def plan_files(files: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def order_slices(index: pd.DataFrame) -> pd.Series:
-    """0-based order of each row along the slice normal within its series (ties: instance
-    number, frame, path)."""
+    """0-based order of each row along the slice normal within its volume (its series where the
+    index has no volume key; ties: instance number, frame, path)."""
     if index.empty:
         return pd.Series([], dtype="int64", index=index.index)
+    unit = "volume_key" if "volume_key" in index else "series_key"
     ordered = index.sort_values(
-        ["series_key", "slice_position", "instance_number", "frame", "path", "shard", "row"],
+        [unit, "slice_position", "instance_number", "frame", "path", "shard", "row"],
         na_position="last", kind="stable",
     )
-    return ordered.groupby("series_key", sort=False).cumcount().reindex(index.index).astype("int64")
+    return ordered.groupby(unit, sort=False).cumcount().reindex(index.index).astype("int64")
 
 
 def _typed(rows: list[dict], columns: dict[str, str]) -> pd.DataFrame:
@@ -418,34 +419,46 @@ def _collect(files: pd.DataFrame, results, shard: str, appender: NpyAppender,
 
 
 def merge_tensors(shard_indexes: list[str], shard_rejects: list[str],
-                  manifest_rejects: str | os.PathLike, series_path: str | os.PathLike,
+                  manifest_rejects: str | os.PathLike, volumes_path: str | os.PathLike,
                   index_out: str | os.PathLike, qc_out: str | os.PathLike,
-                  rejects_out: str | os.PathLike) -> pd.DataFrame:
-    """All shards' index rows in one table with the series' reference labels.
+                  rejects_out: str | os.PathLike,
+                  files_path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """All shards' index rows in one table with their volume and its reference labels.
 
-    Rows of files the merged scan rejects (duplicates across shards, found only after all shards
-    were scanned) are dropped, as are rows of series the series manifest excludes; slice order is
-    recomputed over the whole series. Writes ``index.parquet``, ``rejects.parquet`` (decode
-    and ``blank_image`` rejects of all shards) and ``qc_summary.csv`` (rejects by reason and
-    totals, among them ``blank_frames``: frames skipped as blank in files that kept others).
+    ``volumes_path`` is the scan's volumes.parquet (a series table is read as one volume per
+    series); ``files_path``, the merged files.parquet, gives each file its volume (without it a
+    row's volume is its series). Rows of files the merged scan rejects (duplicates across
+    shards, found only after all shards were scanned) are dropped, as are rows of volumes the
+    manifest does not list; slice order is recomputed over the whole volume. Writes
+    ``index.parquet``, ``rejects.parquet`` (decode and ``blank_image`` rejects of all shards) and
+    ``qc_summary.csv`` (rejects by reason and totals, among them ``blank_frames``: frames skipped
+    as blank in files that kept others).
     """
     index = _concat([pd.read_parquet(p) for p in shard_indexes], INDEX_COLUMNS)
     if "blank_frames" not in index.columns:  # shards preprocessed before blank frames were kept out
         index["blank_frames"] = 0
     rejects = _concat([pd.read_parquet(p) for p in shard_rejects], REJECT_COLUMNS)
     scan_rejected = set(pd.read_parquet(manifest_rejects, columns=["path"])["path"])
-    series = pd.read_parquet(series_path)
-    label_columns = [c for c in series.columns if c.startswith("label_")]
+    volumes = pd.read_parquet(volumes_path)
+    if "volume_key" not in volumes:
+        volumes = volumes.assign(volume_key=volumes["series_key"])
+    label_columns = [c for c in volumes.columns if c.startswith("label_")]
 
     files_total = index["path"].nunique() + len(rejects)
     excluded = index["path"].isin(scan_rejected)
     n_excluded_files = index.loc[excluded, "path"].nunique()
     index = index.loc[~excluded]
-    known = index["series_key"].isin(set(series["series_key"]))
+    index["volume_key"] = index["series_key"]
+    if files_path is not None:
+        volume_of = pd.read_parquet(files_path, columns=["sop_key", "volume_key"]) \
+            .drop_duplicates("sop_key").set_index("sop_key")["volume_key"]
+        index["volume_key"] = index["sop_key"].map(volume_of).fillna(index["series_key"])
+    index["volume_key"] = index["volume_key"].astype("string")
+    known = index["volume_key"].isin(set(volumes["volume_key"]))
     n_unknown_series = index.loc[~known, "series_key"].nunique()
     index = index.loc[known]
-    labels = series[["series_key", *label_columns]].drop_duplicates("series_key")
-    index = index.merge(labels, on="series_key", how="left", validate="many_to_one")
+    labels = volumes[["volume_key", *label_columns]].drop_duplicates("volume_key")
+    index = index.merge(labels, on="volume_key", how="left", validate="many_to_one")
     index["slice_index"] = order_slices(index)
     index = index.sort_values(["shard", "row"], kind="stable").reset_index(drop=True)
 
@@ -456,16 +469,17 @@ def merge_tensors(shard_indexes: list[str], shard_rejects: list[str],
     blank_frames = int(index.drop_duplicates("path")["blank_frames"].sum())
     totals = pd.DataFrame({
         "reason": ["excluded_by_scan", "series_not_in_manifest", "blank_frames", "files_ok",
-                   "files_total", "slices_ok", "series_ok"],
+                   "files_total", "slices_ok", "series_ok", "volumes_ok"],
         "count": [n_excluded_files, n_unknown_series, blank_frames, index["path"].nunique(),
-                  files_total, len(index), index["series_key"].nunique()],
+                  files_total, len(index), index["series_key"].nunique(),
+                  index["volume_key"].nunique()],
     })
     write_csv(pd.concat([qc, totals], ignore_index=True), qc_out)
-    log.info("merged %d shards: %d slices of %d series, %d decode or blank rejects, %d blank "
-             "frames skipped in files that kept others, %d files dropped as scan rejects, %d "
-             "series not in the series manifest", len(shard_indexes), len(index),
-             index["series_key"].nunique(), len(rejects), blank_frames, n_excluded_files,
-             n_unknown_series)
+    log.info("merged %d shards: %d slices of %d volumes in %d series, %d decode or blank "
+             "rejects, %d blank frames skipped in files that kept others, %d files dropped as "
+             "scan rejects, %d series not in the manifest", len(shard_indexes), len(index),
+             index["volume_key"].nunique(), index["series_key"].nunique(), len(rejects),
+             blank_frames, n_excluded_files, n_unknown_series)
     return index
 
 

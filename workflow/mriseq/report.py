@@ -67,7 +67,7 @@ def _table(path: str | os.PathLike, columns: Sequence[str] | None = None, query=
 def _class_counts_by_split(df: pd.DataFrame) -> pd.DataFrame:
     """One row per task × class, one column per split (test, cv, fold k train/val): a reviewer
     reads the balance of a class across splits along a row."""
-    cells = df.assign(cell=[f"{sl} ({se})" for sl, se in zip(df["slices"], df["series"],
+    cells = df.assign(cell=[f"{sl} ({vo})" for sl, vo in zip(df["slices"], df["volumes"],
                                                              strict=True)])
     table = cells.pivot_table(index=["task", "class"], columns="split", values="cell",
                               aggfunc="first", sort=False)
@@ -129,7 +129,7 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
         parts.append("<p>Preprocessing QC</p>")
         parts.append(_table(paths.qc_summary(dataset, "tensors", results)))
         if dataset == train_dataset:
-            parts.append("<p>Split class counts: slices (series) per split</p>")
+            parts.append("<p>Split class counts: slices (volumes) per split</p>")
             parts.append(_table(paths.split_table(dataset, "class_counts.csv", results),
                                 query=_class_counts_by_split))
             parts.append("<p>Split warnings: classes too rare for the folds, or absent from "
@@ -152,9 +152,11 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     for dataset in predict:
         path = paths.series_predictions(dataset, results)
         parts.append(f"<h2 id='predict-{dataset}'>Predictions: {html.escape(dataset)}</h2>")
-        parts.append(f"<p>One row per series; full table <code>{path}</code>.</p>")
+        parts.append(f"<p>One row per volume (a series of one kind is one volume); full "
+                     f"table <code>{path}</code>.</p>")
         parts.append(_table(path, columns=[
-            "series_key", "series_dir", "series_description", "sequence", "sequence_vote_share",
+            "volume_key", "series_key", "volume_split", "series_dir", "series_description",
+            "sequence", "sequence_vote_share",
             "orientation", "header_orientation", "contrast", "header_contrast_agent",
             "header_b_values", "header_disagreement", "disagreement_reasons",
             "models_trained_on"]))

@@ -34,9 +34,10 @@ log = logging.getLogger("mriseq.scan")
 
 _TEXT = ["transfer_syntax", "photometric", "sop_class_uid", "modality", "manufacturer",
          "series_description", "protocol_name", "image_type", "scanning_sequence",
-         "sequence_variant", "scan_options", "sequence_name", "mr_acquisition_type"]
+         "sequence_variant", "scan_options", "sequence_name", "mr_acquisition_type", "stack_id"]
 _NUMERIC = ["series_number", "instance_number", "echo_time", "repetition_time", "inversion_time",
-            "flip_angle", "echo_train_length", "b_value", "field_strength"]
+            "flip_angle", "echo_train_length", "b_value", "field_strength", "echo_numbers",
+            "acquisition_number", "temporal_position", "trigger_time"]
 _GEOMETRY = ([f"iop_{i}" for i in range(6)] + [f"ipp_{i}" for i in range(3)]
              + ["pixel_spacing_0", "pixel_spacing_1", "slice_thickness", "spacing_between_slices"])
 # What decoding needs, recorded so that preprocessing reads native pixels without a second header
@@ -251,7 +252,11 @@ def rejects_frame(rows: list[tuple]) -> pd.DataFrame:
 
 def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reject repeated SOP instances (the first path keeps it) and files whose Rows/Columns differ
-    from the series' most common size (ties: the size of the series' first path)."""
+    from the most common size of their volume (ties: the size of the volume's first path). The
+    volumes of one series may differ in size (the planes of a survey, say): only a file that
+    differs from the rest of its own stack is a mismatch."""
+    from mriseq.volumes import assign_volumes
+
     files = files.sort_values("path", kind="stable").reset_index(drop=True)
     duplicate = files.duplicated("sop_key", keep="first")
     first_path = files.groupby("sop_key")["path"].transform("first")
@@ -262,7 +267,11 @@ def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     mismatch = pd.Series(False, index=files.index)
     sizes_per_series = files.groupby("series_key")[["rows", "columns"]].nunique()
     mixed = sizes_per_series.index[(sizes_per_series > 1).any(axis=1)]
-    for _, group in files[files["series_key"].isin(mixed)].groupby("series_key", sort=False):
+    candidates = files[files["series_key"].isin(mixed)]
+    if len(candidates):  # every rule: the check is per stack whatever the merge will keep apart
+        candidates = assign_volumes(candidates)
+    for _, group in candidates.groupby("volume_key" if len(candidates) else "series_key",
+                                       sort=False):
         sizes = list(zip(group["rows"], group["columns"], strict=True))
         counts = Counter(sizes)
         if len(counts) < 2:
@@ -274,7 +283,7 @@ def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 mismatch[index] = True
                 rejects.append((files.at[index, "path"], files.at[index, "shard"], "scan",
                                 "geometry_mismatch",
-                                f"{size[0]}x{size[1]} in a series of {keep[0]}x{keep[1]}"))
+                                f"{size[0]}x{size[1]} in a volume of {keep[0]}x{keep[1]}"))
     return files[~mismatch].reset_index(drop=True), rejects_frame(rejects)
 
 
@@ -331,14 +340,16 @@ def _mode(values: pd.Series) -> str:
 
 
 def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], files_out: str,
-                    series_out: str, rejects_out: str, qc_out: str, labels_path: str = "",
-                    layout: str = "generic", taxonomy: dict | None = None,
+                    series_out: str, volumes_out: str, rejects_out: str, qc_out: str,
+                    labels_path: str = "", layout: str = "generic", taxonomy: dict | None = None,
                     label_map: str = "resources/dlds_label_map.yaml",
                     include_localizers: bool = True, key_env: str = "MRISEQ_PSEUDONYM_KEY",
-                    key: str = "") -> None:
-    """Concatenate shard tables, build series.parquet with reference labels, write QC summary."""
+                    key: str = "", volume_rules: Sequence[str] | None = None) -> None:
+    """Concatenate shard tables, split series into volumes (:mod:`mriseq.volumes`), build
+    series.parquet and volumes.parquet with reference labels, write the QC summary."""
     from mriseq.labels import join_labels
     from mriseq.taxonomy import DEFAULT_TAXONOMY
+    from mriseq.volumes import assign_volumes, volume_table
 
     files = pd.concat([pd.read_parquet(p) for p in files_shards], ignore_index=True) \
         if files_shards else files_frame([])
@@ -355,16 +366,18 @@ def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], 
                                                    first_path[duplicate], strict=True)])
         rejects = pd.concat([rejects, cross], ignore_index=True)
         files = files[~duplicate]
-    files = files.reset_index(drop=True)
+    files = assign_volumes(files.reset_index(drop=True), volume_rules)
     rejects = rejects.astype("string").sort_values(["shard", "path"]).reset_index(drop=True)
-    series = series_table(files)
-    series, label_qc = join_labels(
-        series, labels_path, layout, taxonomy or DEFAULT_TAXONOMY, label_map, include_localizers,
-        resolve_key(key_env, key))
-    qc = qc_summary(files, rejects, series, label_qc)
-    log.info("merged: %d files, %d rejects, %d series", len(files), len(rejects), len(series))
+    join = (labels_path, layout, taxonomy or DEFAULT_TAXONOMY, label_map, include_localizers,
+            resolve_key(key_env, key))
+    series, _ = join_labels(series_table(files), *join)
+    volumes, label_qc = join_labels(volume_table(files), *join)
+    qc = qc_summary(files, rejects, volumes, label_qc)
+    log.info("merged: %d files, %d rejects, %d series, %d volumes", len(files), len(rejects),
+             len(series), len(volumes))
     write_parquet(files, files_out)
     write_parquet(series, series_out)
+    write_parquet(volumes, volumes_out)
     write_parquet(rejects, rejects_out)
     write_csv(qc, qc_out)
 
@@ -379,14 +392,24 @@ def _with_file_columns(files: pd.DataFrame) -> pd.DataFrame:
                            for c in missing})
 
 
-def qc_summary(files: pd.DataFrame, rejects: pd.DataFrame, series: pd.DataFrame,
+def qc_summary(files: pd.DataFrame, rejects: pd.DataFrame, volumes: pd.DataFrame,
                label_qc: dict[str, int]) -> pd.DataFrame:
-    """reason,count rows: each reject reason, the label-join notes, and the totals."""
+    """reason,count rows: each reject reason, the label-join notes, and the totals (series, the
+    volumes they hold, series split into several volumes and by which rule)."""
     rows = sorted(Counter(rejects["reason"].astype(str)).items())
     rows += sorted(label_qc.items())
+    per_series = volumes.drop_duplicates("series_key")
+    several = per_series[per_series["volumes_in_series"] > 1]
+    rules = Counter(rule for split in several["volume_split"].dropna() for rule in split.split("+")
+                    if rule)
     rows += [("files_ok", len(files)), ("files_total", len(files) + len(rejects)),
-             ("series_total", len(series)),
-             ("series_labelled", int(series["label_sequence"].notna().sum()))]
+             ("series_total", len(per_series)),
+             ("series_with_several_volumes", len(several)),
+             *((f"series_split_by_{rule}", n) for rule, n in sorted(rules.items())),
+             ("series_labelled",
+              int(volumes.loc[volumes["label_sequence"].notna(), "series_key"].nunique())),
+             ("volumes_total", len(volumes)),
+             ("volumes_labelled", int(volumes["label_sequence"].notna().sum()))]
     return pd.DataFrame(rows, columns=["reason", "count"])
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 from mriseq.health import split_warnings
 from mriseq.io import write_csv, write_parquet
 from mriseq.taxonomy import LABEL_COLUMN, TASKS
+from mriseq.volumes import unit_key
 
 log = logging.getLogger("mriseq.splits")
 
@@ -90,7 +91,8 @@ def assign_folds(cv: pd.DataFrame, folds: int, seed: int) -> np.ndarray:
 
 def split_series(series: pd.DataFrame, *, seed: int, test_fraction: float,
                  folds: int) -> pd.DataFrame:
-    """One row per labelled series with ``set`` (test/cv) and ``fold`` (-1 for test)."""
+    """One row per labelled volume (or series) with ``set`` (test/cv) and ``fold`` (-1 for
+    test); a patient's volumes are all in one set and one fold."""
     if not 0 < test_fraction < 1:
         raise SplitError(
             f"Config key 'split.test_fraction': {test_fraction} must lie strictly between 0 and 1."
@@ -98,7 +100,7 @@ def split_series(series: pd.DataFrame, *, seed: int, test_fraction: float,
     if folds < 2:
         raise SplitError(f"Config key 'split.folds': {folds} must be at least 2.")
     labelled = series.loc[series[STRATIFY_ON].notna()].copy()
-    labelled = labelled.sort_values("series_key", kind="stable").reset_index(drop=True)
+    labelled = labelled.sort_values(unit_key(labelled), kind="stable").reset_index(drop=True)
     test_patients = choose_test_patients(labelled, test_fraction, folds, seed)
     is_test = labelled["patient_key"].isin(test_patients).to_numpy()
     labelled["set"] = np.where(is_test, "test", "cv")
@@ -110,7 +112,7 @@ def split_series(series: pd.DataFrame, *, seed: int, test_fraction: float,
 
 
 def class_counts(splits: pd.DataFrame, folds: int, tasks=TASKS) -> pd.DataFrame:
-    """Series and slice counts per split × task × class. Splits: ``test``, ``cv`` and, for each
+    """Volume and slice counts per split × task × class. Splits: ``test``, ``cv`` and, for each
     fold k, ``fold{k}_train`` and ``fold{k}_val``."""
     parts = {"test": splits["set"] == "test", "cv": splits["set"] == "cv"}
     for k in range(folds):
@@ -126,42 +128,48 @@ def class_counts(splits: pd.DataFrame, folds: int, tasks=TASKS) -> pd.DataFrame:
             grouped = subset.groupby(column)
             for label, group in grouped:
                 rows.append({"split": name, "task": task, "class": label,
-                             "series": len(group), "slices": int(group["n_slices"].sum())})
-    return pd.DataFrame(rows, columns=["split", "task", "class", "series", "slices"])
+                             "volumes": len(group), "slices": int(group["n_slices"].sum())})
+    return pd.DataFrame(rows, columns=["split", "task", "class", "volumes", "slices"])
 
 
-def make_splits(index_path: str | os.PathLike, series_path: str | os.PathLike,
+def make_splits(index_path: str | os.PathLike, volumes_path: str | os.PathLike,
                 splits_out: str | os.PathLike, class_counts_out: str | os.PathLike,
                 warnings_out: str | os.PathLike | None = None, *, seed: int,
                 test_fraction: float = 0.2, folds: int = 5, tasks=TASKS) -> pd.DataFrame:
-    """Split the labelled series that have at least one preprocessed slice; write
+    """Split the labelled volumes that have at least one preprocessed slice (``volumes_path``:
+    the scan's volumes.parquet; a series table is read as one volume per series); write
     ``splits.parquet``, ``class_counts.csv`` and (``warnings_out``) the classes too rare for the
     folds or absent from the test set (:func:`mriseq.health.split_warnings`)."""
-    index = pd.read_parquet(index_path, columns=["series_key"])
-    series = pd.read_parquet(series_path)
+    volumes = pd.read_parquet(volumes_path)
+    if "volume_key" not in volumes:
+        volumes = volumes.assign(volume_key=volumes["series_key"])
+    index = pd.read_parquet(index_path)
+    unit = unit_key(index)
     label_columns = [LABEL_COLUMN.get(t, f"label_{t}") for t in tasks]
-    missing = [c for c in ["series_key", "patient_key", STRATIFY_ON] if c not in series.columns]
+    missing = [c for c in ["series_key", "patient_key", STRATIFY_ON] if c not in volumes.columns]
     if missing:
-        raise SplitError(f"{series_path}: missing column(s) {', '.join(missing)}.")
-    n_slices = index["series_key"].value_counts().rename("n_slices")
-    table = series[["series_key", "patient_key",
-                    *[c for c in label_columns if c in series.columns]]]
-    table = table.drop_duplicates("series_key").merge(
-        n_slices, left_on="series_key", right_index=True, how="inner")
+        raise SplitError(f"{volumes_path}: missing column(s) {', '.join(missing)}.")
+    n_slices = index[unit].value_counts().rename("n_slices")
+    table = volumes[["volume_key", "series_key", "patient_key",
+                     *[c for c in label_columns if c in volumes.columns]]]
+    table = table.drop_duplicates("volume_key").merge(
+        n_slices, left_on=unit, right_index=True, how="inner")
     for column in label_columns:
         if column not in table.columns:
             table[column] = pd.Series(pd.NA, index=table.index, dtype="str")
     n_unlabelled = int(table[STRATIFY_ON].isna().sum())
     splits = split_series(table, seed=seed, test_fraction=test_fraction, folds=folds)
-    splits = splits[["series_key", "patient_key", *label_columns, "set", "fold", "n_slices"]]
+    splits = splits[["volume_key", "series_key", "patient_key", *label_columns, "set", "fold",
+                     "n_slices"]]
     write_parquet(splits, splits_out)
     counts = class_counts(splits, folds, tasks)
     write_csv(counts, class_counts_out)
     warned = split_warnings(splits, folds, {t: LABEL_COLUMN.get(t, f"label_{t}") for t in tasks})
     if warnings_out is not None:
         write_csv(warned, warnings_out)
-    by_set = splits.groupby(["set", "fold"]).agg(series=("series_key", "size"),
+    by_set = splits.groupby(["set", "fold"]).agg(volumes=("volume_key", "size"),
+                                                 series=("series_key", "nunique"),
                                                  patients=("patient_key", "nunique"))
-    log.info("split %d labelled series (%d unlabelled skipped) of %d patients:\n%s",
+    log.info("split %d labelled volumes (%d unlabelled skipped) of %d patients:\n%s",
              len(splits), n_unlabelled, splits["patient_key"].nunique(), by_set.to_string())
     return splits

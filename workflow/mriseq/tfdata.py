@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mriseq.taxonomy import LABEL_COLUMN
+from mriseq.volumes import unit_key
 
 
 class TrainingDataError(ValueError):
@@ -97,11 +98,11 @@ def encode_labels(index: pd.DataFrame, task: str, classes: list[str]) -> np.ndar
 
 def fold_positions(index: pd.DataFrame, splits: pd.DataFrame, fold: int,
                    labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Index positions (labelled rows only) of the fold's ``train`` and ``val`` series and of the
-    held-out ``test`` series (splits contract: training fold k = cv series whose fold != k)."""
-    split = index[["series_key"]].merge(
-        splits[["series_key", "set", "fold"]].drop_duplicates("series_key"),
-        on="series_key", how="left",
+    """Index positions (labelled rows only) of the fold's ``train`` and ``val`` volumes and of the
+    held-out ``test`` volumes (splits contract: training fold k = cv volumes whose fold != k)."""
+    unit = unit_key(splits) if unit_key(index) == unit_key(splits) else "series_key"
+    split = index[[unit]].merge(
+        splits[[unit, "set", "fold"]].drop_duplicates(unit), on=unit, how="left",
     )
     labelled = labels >= 0
     is_cv = (split["set"] == "cv").to_numpy()

@@ -27,6 +27,7 @@ from mriseq.tfdata import (
     open_tensors,
     training_dataset,
 )
+from mriseq.volumes import unit_key
 
 log = logging.getLogger("mriseq.train")
 
@@ -107,8 +108,8 @@ def train_cnn(
     rng = np.random.default_rng(job_seed)
     epochs = int(train["epochs"])
     batch_size = int(train["batch_size"])
-    series_codes = pd.factorize(tensors.index["series_key"])[0]
-    samples = epoch_samples(series_codes, positions["train"],
+    volume_codes = pd.factorize(tensors.index[unit_key(tensors.index)])[0]
+    samples = epoch_samples(volume_codes, positions["train"],
                             int(train["max_slices_per_series"]), epochs, rng)
     weights = None
     if train["class_weighting"] == "balanced":
@@ -129,7 +130,7 @@ def train_cnn(
     # every slice each epoch would cost as much as the training itself; the reported
     # val_metrics.json uses every validation slice.
     monitor_positions = np.sort(epoch_samples(
-        series_codes, positions["val"], int(train["max_slices_per_series"]), 1,
+        volume_codes, positions["val"], int(train["max_slices_per_series"]), 1,
         np.random.default_rng(job_seed + 1))[0]) if has_val else positions["val"]
     val_ds = (inference_dataset(tensors, monitor_positions, batch_size, labels, n_classes)
               if has_val else None)

@@ -47,7 +47,7 @@ rule predict_series:
             f"results/{{{{dataset}}}}/predictions/{PRIMARY_MODEL}/{{task}}.parquet",
             task=TASKS,
         ),
-        series="results/{dataset}/manifests/series.parquet",
+        volumes="results/{dataset}/manifests/volumes.parquet",
         files="results/{dataset}/manifests/files.parquet",
         # Where the models' training data came from: every row says it.
         metadata=expand(
@@ -82,6 +82,7 @@ rule predict_series:
 rule sorted_links:
     input:
         table="results/{dataset}/predictions/series.parquet",
+        files="results/{dataset}/manifests/files.parquet",
     output:
         directory("results/{dataset}/predictions/sorted"),
     log:

@@ -35,7 +35,8 @@ rule merge_tensors:
     input:
         unpack(tensor_shard_outputs),
         manifest_rejects="results/{dataset}/manifests/rejects.parquet",
-        series="results/{dataset}/manifests/series.parquet",
+        files="results/{dataset}/manifests/files.parquet",
+        volumes="results/{dataset}/manifests/volumes.parquet",
     output:
         index="results/{dataset}/tensors/index.parquet",
         qc_summary=result_paths.qc_summary("{dataset}", "tensors"),

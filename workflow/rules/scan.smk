@@ -1,4 +1,4 @@
-# Scan / QC: per-shard header scan -> shard manifests; merge -> files, series,
+# Scan / QC: per-shard header scan -> shard manifests; merge -> files, series, volumes,
 # rejects Parquet + QC summary with reference labels joined. Tables: workflow/CONTRACTS.md.
 
 
@@ -41,6 +41,7 @@ rule merge_manifests:
     output:
         files="results/{dataset}/manifests/files.parquet",
         series="results/{dataset}/manifests/series.parquet",
+        volumes="results/{dataset}/manifests/volumes.parquet",
         rejects="results/{dataset}/manifests/rejects.parquet",
         qc=result_paths.qc_summary("{dataset}", "manifests"),
     log:
@@ -60,5 +61,6 @@ rule merge_manifests:
         label_map=dataset_label_map,
         include_localizers=dataset_include_localizers,
         privacy=privacy_params(),
+        volume_rules=config["scan"]["volume_rules"],
     script:
         "../scripts/merge_manifests.py"

@@ -1,5 +1,5 @@
 # Split: patient-level held-out test set, then StratifiedGroupKFold on the rest, for the
-# train dataset only. Deterministic for `seed`; only series with a reference label are split.
+# train dataset only. Deterministic for `seed`; only volumes with a reference label are split.
 
 
 include: "helpers/split.smk"
@@ -8,7 +8,7 @@ include: "helpers/split.smk"
 rule split:
     input:
         index="results/{dataset}/tensors/index.parquet",
-        series="results/{dataset}/manifests/series.parquet",
+        volumes="results/{dataset}/manifests/volumes.parquet",
     output:
         splits="results/{dataset}/splits/splits.parquet",
         class_counts=result_paths.split_table("{dataset}", "class_counts.csv"),

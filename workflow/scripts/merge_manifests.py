@@ -1,4 +1,5 @@
-# Merge a dataset's shard manifests, join reference labels, write the QC summary (mriseq.scan).
+# Merge a dataset's shard manifests, split series into volumes, join reference labels, write the
+# QC summary (mriseq.scan).
 from mriseq.logs import log_to
 from mriseq.scan import merge_manifests
 
@@ -8,6 +9,7 @@ with log_to(snakemake.log[0]):
         rejects_shards=snakemake.input.rejects,
         files_out=snakemake.output.files,
         series_out=snakemake.output.series,
+        volumes_out=snakemake.output.volumes,
         rejects_out=snakemake.output.rejects,
         qc_out=snakemake.output.qc,
         labels_path=snakemake.params.labels,
@@ -15,5 +17,6 @@ with log_to(snakemake.log[0]):
         taxonomy=snakemake.params.taxonomy,
         label_map=snakemake.params.label_map,
         include_localizers=snakemake.params.include_localizers,
+        volume_rules=snakemake.params.volume_rules,
         **snakemake.params.privacy,
     )

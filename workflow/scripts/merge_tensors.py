@@ -1,4 +1,5 @@
-"""Merge a dataset's shard indexes into one index with labels, plus the decode QC summary."""
+"""Merge a dataset's shard indexes into one index with volumes and labels, plus the decode QC
+summary."""
 
 from mriseq.logs import log_to
 from mriseq.preprocess import merge_tensors
@@ -8,8 +9,9 @@ with log_to(snakemake.log[0]):
         list(snakemake.input.shard_indexes),
         list(snakemake.input.shard_rejects),
         snakemake.input.manifest_rejects,
-        snakemake.input.series,
+        snakemake.input.volumes,
         snakemake.output.index,
         snakemake.output.qc_summary,
         snakemake.output.rejects,
+        files_path=snakemake.input.files,
     )

@@ -1,4 +1,4 @@
-# Glue: predict mode, one row per series with header hints (mriseq.predict_series).
+# Glue: predict mode, one row per volume with header hints (mriseq.predict_series).
 from mriseq.logs import log_to
 from mriseq.predict_series import write_series_predictions
 
@@ -6,7 +6,7 @@ with log_to(snakemake.log[0]):
     write_series_predictions(
         predictions=dict(zip(snakemake.params.tasks, snakemake.input.predictions, strict=True)),
         taxonomy=snakemake.params.taxonomy,
-        series_path=snakemake.input.series,
+        volumes_path=snakemake.input.volumes,
         files_path=snakemake.input.files,
         metadata_paths=list(snakemake.input.metadata),
         out_parquet=snakemake.output.parquet,

@@ -3,4 +3,5 @@ from mriseq.logs import log_to
 from mriseq.predict_series import sorted_links
 
 with log_to(snakemake.log[0]):
-    sorted_links(snakemake.input.table, snakemake.params.raw_dir, snakemake.output[0])
+    sorted_links(snakemake.input.table, snakemake.params.raw_dir, snakemake.output[0],
+                 files_path=snakemake.input.files)

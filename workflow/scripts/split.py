@@ -6,7 +6,7 @@ from mriseq.splits import make_splits
 with log_to(snakemake.log[0]):
     make_splits(
         snakemake.input.index,
-        snakemake.input.series,
+        snakemake.input.volumes,
         snakemake.output.splits,
         snakemake.output.class_counts,
         snakemake.output.warnings,

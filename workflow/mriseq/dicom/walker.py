@@ -305,7 +305,12 @@ def decode_raw(raw: dict[int, tuple[bytes, bytes]]) -> dict[str, Any]:
     charset_raw = raw.get(0x00080005)
     charset = clean_text(charset_raw[1], "latin-1") if charset_raw else ""
     encoding = SIMPLE_CHARSETS.get(charset.split("\\")[0].strip() if charset else "")
-    encodings = None if encoding else pydicom.charset.convert_encodings(charset.split("\\"))
+    encodings = None
+    if not encoding:
+        try:
+            encodings = pydicom.charset.convert_encodings(charset.split("\\"))
+        except (LookupError, ValueError):  # a damaged SpecificCharacterSet: read as latin-1
+            encoding = "latin-1"
     out: dict[str, Any] = {}
     fields = FIELDS
     for tag, (vr, value) in raw.items():

@@ -1,8 +1,16 @@
-"""The generic layout: any tree of DICOM files, labelled by a series-level sheet.
+"""The generic layout: any tree of DICOM files, labelled by a sheet of series and volumes.
 
 Sheet (CSV): ``SeriesInstanceUID, sequence, orientation, contrast``, joined on the
 SeriesInstanceUID pseudonymised with the same key as the manifests (raw UIDs are never stored).
-An empty cell leaves that task unlabelled for the series.
+An empty cell leaves that task unlabelled.
+
+A row labels every volume of its series (:mod:`mriseq.volumes`), unless it selects some of them
+with the optional columns of :data:`SELECTORS`: ``EchoTime`` (ms), ``TemporalPosition``
+(TemporalPositionIdentifier), ``ImageType`` (backslash-joined, as in the header), ``ImagePlane``
+(axial / coronal / sagittal / oblique, from ImageOrientationPatient) or ``VolumeIndex`` (the
+volume's number within its series). Each volume takes the matching row with the most selectors
+filled; a row without selectors is the series' default. A dual-echo series, for example, is two
+rows with the same SeriesInstanceUID, ``EchoTime`` 2.3 → t1_opposed and 4.6 → t1_inphase.
 """
 
 from __future__ import annotations
@@ -15,44 +23,110 @@ from mriseq.labels import LABEL_COLUMNS, LabelOptions, LabelsError, read_csv
 from mriseq.layouts import Layout
 from mriseq.privacy import pseudonym
 from mriseq.taxonomy import TASKS, check_label
+from mriseq.volumes import same_number
+
+# Sheet column -> the volumes-table column it is compared with.
+SELECTORS = {"EchoTime": "echo_time", "TemporalPosition": "temporal_position",
+             "ImageType": "image_type", "ImagePlane": "header_orientation",
+             "VolumeIndex": "volume_index"}
+_NUMERIC_SELECTORS = {"EchoTime", "TemporalPosition", "VolumeIndex"}
+_PLANES = {"axial", "coronal", "sagittal", "oblique"}
 
 
 def read_generic_labels(path: str | Path, taxonomy: dict[str, list[str]], key: bytes
                         ) -> pd.DataFrame:
-    """series_key + label_* columns; stops at the first unknown class with the CSV line."""
+    """series_key + label_* + selector columns (None where empty); stops at the first unknown
+    class or unusable selector with the CSV line."""
     sheet = read_csv(path, ["SeriesInstanceUID", *TASKS])
+    selectors = [c for c in SELECTORS if c in sheet.columns]
     rows = []
-    for index, record in enumerate(sheet.itertuples(index=False)):
-        line = index + 2  # line 1 is the header
-        values = record._asdict()
+    for index, record in enumerate(sheet.to_dict("records")):
+        where = f"Labels sheet {str(path)!r} line {index + 2}"  # line 1 is the header
         labels = {}
         for task in TASKS:
-            value = str(values[task]).strip()
-            labels[f"label_{task}"] = check_label(
-                task, value, taxonomy[task], f"Labels sheet {str(path)!r} line {line}"
-            ) if value else None
-        uid = str(values["SeriesInstanceUID"]).strip()
+            value = str(record[task]).strip()
+            labels[f"label_{task}"] = check_label(task, value, taxonomy[task],
+                                                  where) if value else None
+        uid = str(record["SeriesInstanceUID"]).strip()
         if not uid:
-            raise LabelsError(
-                f"Labels sheet {str(path)!r} line {line}: SeriesInstanceUID is empty."
-            )
-        rows.append({"series_key": pseudonym(uid, key), **labels})
-    table = pd.DataFrame(rows, columns=["series_key", *LABEL_COLUMNS])
-    return table.drop_duplicates("series_key", keep="first")
+            raise LabelsError(f"{where}: SeriesInstanceUID is empty.")
+        chosen = {c: _selector(c, str(record[c]).strip(), where) for c in selectors}
+        rows.append({"series_key": pseudonym(uid, key), **labels, **chosen})
+    table = pd.DataFrame(rows, columns=["series_key", *LABEL_COLUMNS, *SELECTORS])
+    return table.drop_duplicates(["series_key", *SELECTORS], keep="first")
 
 
-def join_generic_labels(series: pd.DataFrame, labels_path: str, options: LabelOptions
+def _selector(column: str, value: str, where: str):
+    if not value:
+        return None
+    if column in _NUMERIC_SELECTORS:
+        try:
+            return float(value)
+        except ValueError:
+            raise LabelsError(f"{where}: {column} {value!r} is not a number.") from None
+    if column == "ImagePlane":
+        if value.lower() not in _PLANES:
+            raise LabelsError(f"{where}: ImagePlane {value!r} is not one of "
+                              f"{', '.join(sorted(_PLANES))}.")
+        return value.lower()
+    return _image_type(value)
+
+
+def _image_type(value) -> str:
+    return "\\".join(part.strip().upper() for part in str(value).split("\\"))
+
+
+def _matches(row: dict, volume: dict) -> bool:
+    for column, field in SELECTORS.items():
+        wanted = row[column]
+        if wanted is None or (isinstance(wanted, float) and wanted != wanted):
+            continue
+        have = volume.get(field)
+        if column in _NUMERIC_SELECTORS:
+            if not same_number(have, wanted):
+                return False
+        elif column == "ImageType":
+            if have is None or have is pd.NA or _image_type(have) != wanted:
+                return False
+        elif have != wanted:
+            return False
+    return True
+
+
+def _specificity(row: dict) -> int:
+    return sum(1 for c in SELECTORS if row[c] is not None and row[c] == row[c])
+
+
+def join_generic_labels(table: pd.DataFrame, labels_path: str, options: LabelOptions
                         ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """label_* columns for each row of a volumes (or series) table; QC counts. A series table,
+    without the selector fields, takes only the rows without selectors."""
     sheet = read_generic_labels(labels_path, options.taxonomy, options.key)
-    out = series.merge(sheet, on="series_key", how="left")
-    for column in LABEL_COLUMNS:
-        out[column] = out[column].astype("string")
+    by_series: dict[str, list[dict]] = {}
+    for row in sheet.to_dict("records"):
+        by_series.setdefault(row["series_key"], []).append(row)
+    for rows in by_series.values():
+        rows.sort(key=_specificity, reverse=True)
+    used: set[int] = set()
+    labels = {c: [] for c in LABEL_COLUMNS}
+    for volume in table.to_dict("records"):
+        match = next((r for r in by_series.get(volume["series_key"], []) if _matches(r, volume)),
+                     None)
+        if match is not None:
+            used.add(id(match))
+        for column in LABEL_COLUMNS:
+            labels[column].append(None if match is None else match[column])
+    out = table.assign(**{c: pd.array(v, dtype="string") for c, v in labels.items()})
     labelled = set(sheet["series_key"])
-    present = set(series["series_key"])
+    present = set(table["series_key"])
     qc = {"series_without_label": len(present - labelled),
           "label_without_series": len(labelled - present)}
+    if "volume_key" in table:
+        qc["volumes_without_label"] = int(out[LABEL_COLUMNS].isna().all(axis=1).sum())
+        qc["label_without_volume"] = sum(1 for rows in by_series.values() for r in rows
+                                         if id(r) not in used and r["series_key"] in present)
     return out, qc
 
 
-LAYOUT = Layout(name="generic", description="any tree of DICOM files; a series-level sheet",
-                join_labels=join_generic_labels)
+LAYOUT = Layout(name="generic", description="any tree of DICOM files; a sheet of series and "
+                "volumes", join_labels=join_generic_labels)

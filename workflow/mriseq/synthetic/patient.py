@@ -2,6 +2,25 @@
 
 Everything random comes from one generator seeded with (cohort seed, patient index), so a patient's
 files do not depend on how many worker processes generate the cohort.
+
+Each planned series (``SeriesPlan``) is one volume. In the generic layout some volumes share one
+SeriesInstanceUID, as real scanners store them (``merged_series``; the DLDS layout keeps one series
+per plan and its sheet as it was):
+
+- dual-echo in/opposed phase (Siemens, GE, Philips): ``EchoNumbers`` 1 (opposed, shorter TE) and 2
+  (in phase), each file with its own EchoTime; Philips tells its Dixon images apart by an ``IP`` or
+  ``OP`` ImageType component as well;
+- the axial dynamic phases on one stack (GE, Philips): ``TemporalPositionIdentifier`` 1..N in
+  acquisition order, ``NumberOfTemporalPositions`` N, ``AcquisitionNumber`` the temporal position;
+- the three localizer planes (every vendor; not a 3D scout whose other planes are reformats).
+
+A merged series has the first volume's series-level header (UID, number, description, times,
+encoding, folder); instance numbers run on across its volumes. The labels sheet keeps one row per
+volume: rows of one series share its UID and say which volume they label by the selector columns
+``EchoTime``, ``TemporalPosition``, ``ImageType`` and ``ImagePlane`` (empty where unused), with
+``volumes_in_series``. Merging only rewrites what the files say after every draw of the patient's
+generator happened as for separate series, so the pixels and SOP Instance UIDs do not change
+(``generate_patient(..., merge_volumes=False)`` writes the separate series).
 """
 
 from __future__ import annotations
@@ -14,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageStorage
 
+from mriseq.geometry import header_orientation
 from mriseq.synthetic import vendors, writer
 from mriseq.synthetic.phantom import Phantom, build_phantom
 from mriseq.synthetic.plan import PatientContext, SeriesPlan, plan_patient
@@ -36,6 +56,19 @@ GIVEN_M = (
 ).split()
 AGENTS = {"extracellular": ["GADAVIST", "DOTAREM", "MULTIHANCE", "Gadobutrol 7.5 mL"],
           "gadoxetate": ["EOVIST", "PRIMOVIST"]}
+# Vendors that store several volumes in one series (see the module docstring), per kind.
+ECHOES_IN_ONE_SERIES = ("siemens", "ge", "philips")
+# Of those, the vendors that also tell in from opposed phase by an ImageType component.
+DIXON_IMAGE_TYPE = ("philips",)
+DIXON_COMPONENT = {"t1_inphase": "IP", "t1_opposed": "OP"}
+DYNAMIC_IN_ONE_SERIES = ("ge", "philips")
+# Header elements that tell the volumes of a merged series apart; the rest is the first volume's.
+_VOLUME_ELEMENTS = {"echoes": ("EchoTime",), "dixon": ("EchoTime",), "dynamic": (),
+                    "localizer": ("ImageOrientationPatient", "SliceThickness",
+                                  "SpacingBetweenSlices")}
+# The plane a localizer volume is selected by: header_orientation's label with this tolerance.
+IMAGE_PLANE_TOLERANCE = 0.8
+SELECTOR_COLUMNS = ("EchoTime", "TemporalPosition", "ImageType", "ImagePlane")
 
 
 @dataclass
@@ -46,6 +79,103 @@ class PatientResult:
     series: list[dict] = field(default_factory=list)
     broken: list[dict] = field(default_factory=list)
     samples: dict = field(default_factory=dict)  # sequence -> (image, description)
+
+
+@dataclass(frozen=True)
+class MergedSeries:
+    """Plans whose volumes one series holds: ``kind`` (echoes, dixon, dynamic or localizer) and
+    their plan indexes in acquisition order; the first plan's series is the one written."""
+
+    kind: str
+    members: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return self.members[0]
+
+
+def merged_series(plans: list[SeriesPlan], vendor: str,
+                  localizer_style: vendors.HeaderStyle) -> dict[int, MergedSeries]:
+    """The merged series of a generic-layout examination, by plan index (plans not listed are
+    series of their own). Decided from the plans, the vendor and the examination's localizer
+    style: nothing is drawn."""
+    groups: list[MergedSeries] = []
+    if vendor in ECHOES_IN_ONE_SERIES:
+        # The in- and opposed-phase plans of one dual-echo acquisition share its Geometry.
+        kind = "dixon" if vendor in DIXON_IMAGE_TYPE else "echoes"
+        groups += _same_stack(plans, kind, lambda p: p.family == "dual")
+    if vendor in DYNAMIC_IN_ONE_SERIES:
+        # The dynamic phases on the one axial stack of plan._Dynamic (not its coronal, sagittal
+        # or thin stacks, which are other geometries).
+        groups += _same_stack(plans, "dynamic",
+                              lambda p: p.family == "vibe" and p.plane == "axial")
+    if localizer_style.reformat_image_type is None:
+        # A 3D scout's other planes are reformats, each a series of its own (DERIVED MPR).
+        groups += _localizer_runs(plans)
+    return {si: group for group in groups for si in group.members}
+
+
+def _same_stack(plans: list[SeriesPlan], kind: str, eligible) -> list[MergedSeries]:
+    """``eligible`` plans grouped by their Geometry object (one stack: the same slices)."""
+    by_stack: dict[int, list[int]] = {}
+    for si, plan in enumerate(plans):
+        if eligible(plan):
+            by_stack.setdefault(id(plan.geometry), []).append(si)
+    return [MergedSeries(kind, tuple(members)) for members in by_stack.values()
+            if len(members) > 1]
+
+
+def _localizer_runs(plans: list[SeriesPlan]) -> list[MergedSeries]:
+    """Consecutive localizer plans, one series per set of planes (a plane seen again starts the
+    next localizer)."""
+    runs: list[list[int]] = []
+    for si, plan in enumerate(plans):
+        if plan.sequence != "localizer":
+            continue
+        run = runs[-1] if runs and runs[-1][-1] == si - 1 else None
+        if run is None or plan.plane in {plans[m].plane for m in run}:
+            runs.append([si])
+        else:
+            run.append(si)
+    return [MergedSeries("localizer", tuple(run)) for run in runs if len(run) > 1]
+
+
+def _volume_header(own: dict, series: dict, merged: MergedSeries, si: int,
+                   plans: list[SeriesPlan], agent: str) -> dict:
+    """The header of plan ``si``'s files in a merged series: the series' (its first volume's)
+    header, with what tells this volume apart taken from its ``own``."""
+    header = {**series, **{k: own[k] for k in _VOLUME_ELEMENTS[merged.kind]}}
+    plan = plans[si]
+    if merged.kind in ("echoes", "dixon"):
+        echo_times = sorted(plans[m].protocols[-1].te for m in merged.members)
+        header["EchoNumbers"] = 1 + echo_times.index(plan.protocols[-1].te)
+    if merged.kind == "dixon":
+        header["ImageType"] = [*own["ImageType"], DIXON_COMPONENT[plan.sequence]]
+    if merged.kind == "dynamic":
+        header["TemporalPositionIdentifier"] = 1 + merged.members.index(si)
+        header["NumberOfTemporalPositions"] = len(merged.members)
+        # One header for the series: a series with a post-contrast phase names the agent.
+        if any(plans[m].contrast == "post" for m in merged.members):
+            header["ContrastBolusAgent"], header["ContrastBolusRoute"] = agent, "IV"
+    return header
+
+
+def _selectors(merged: MergedSeries | None, header: dict) -> dict:
+    """The labels-sheet columns that say which volume of its series a row labels."""
+    row = dict.fromkeys(SELECTOR_COLUMNS, "")
+    row["volumes_in_series"] = 1 if merged is None else len(merged.members)
+    if merged is None:
+        return row
+    if merged.kind in ("echoes", "dixon"):
+        row["EchoTime"] = header["EchoTime"]
+    if merged.kind == "dixon":
+        row["ImageType"] = "\\".join(header["ImageType"])
+    if merged.kind == "dynamic":
+        row["TemporalPosition"] = header["TemporalPositionIdentifier"]
+    if merged.kind == "localizer":
+        row["ImagePlane"] = header_orientation(header["ImageOrientationPatient"],
+                                               IMAGE_PLANE_TOLERANCE)
+    return row
 
 
 def _hex(rng: np.random.Generator, n: int = 16) -> str:
@@ -94,15 +224,19 @@ def _to_stored(img: np.ndarray, scale: float, slope: float) -> np.ndarray:
 
 
 def generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
-                     broken_kinds: tuple[str, ...] = (), unkeyed_series: bool = False
-                     ) -> PatientResult:
-    """Generate one patient under ``raw_dir/entry`` and return what the cohort tables need."""
+                     broken_kinds: tuple[str, ...] = (), unkeyed_series: bool = False,
+                     merge_volumes: bool = True) -> PatientResult:
+    """Generate one patient under ``raw_dir/entry`` and return what the cohort tables need.
+
+    ``merge_volumes`` False writes every plan as a series of its own in the generic layout too
+    (the same pixels and SOP Instance UIDs: a check that merging draws nothing)."""
     from threadpoolctl import threadpool_limits
 
     # One BLAS thread: the cohort already runs one process per core, and oversubscribed BLAS
     # threads make the small matrix products here 20x slower.
     with threadpool_limits(1):
-        return _generate_patient(index, entry, raw_dir, cohort, broken_kinds, unkeyed_series)
+        return _generate_patient(index, entry, raw_dir, cohort, broken_kinds, unkeyed_series,
+                                 merge_volumes)
 
 
 @dataclass
@@ -156,7 +290,14 @@ def plan_examination(index: int, cohort: dict) -> PlannedPatient:
 
 
 def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
-                      broken_kinds: tuple[str, ...], unkeyed_series: bool) -> PatientResult:
+                      broken_kinds: tuple[str, ...], unkeyed_series: bool,
+                      merge_volumes: bool = True) -> PatientResult:
+    """Render and write the patient's series; in the generic layout (with ``merge_volumes``) the
+    plans of a ``merged_series`` group are written as the volumes of one series.
+
+    Every draw from the patient's generator happens in the same order for merged and separate
+    series: each plan still draws its own series UID, description, folder, encoding and file
+    names, and only then is what its series shares replaced by the first volume's."""
     cohort = cohort_settings(cohort)
     planned = plan_examination(index, cohort)
     rng, identity, vendor, field_t = (planned.rng, planned.identity, planned.vendor,
@@ -173,6 +314,8 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     numbers = _series_numbers(vendor, len(plans), rng)
 
     study_uid, frame_uid = writer.uid(rng), writer.uid(rng)
+    merges = ({} if dlds or not merge_volumes else
+              merged_series(plans, vendor, vendors.header_style(vendor, "localizer", study_uid)))
     root = Path(raw_dir) / entry
     style = int(rng.integers(0, 3))  # generic layout: nested study/series, flat, or by series
     study_dir = _hex(rng, 8)
@@ -199,6 +342,11 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     headers: dict[int, dict] = {}
     dwi_images: dict[int, tuple[list, float]] = {}
     previews: dict[int, np.ndarray] = {}
+    # Per plan: folder, file extension, transfer syntax, Part 10 or bare (a merged series is
+    # written as its first volume is), the last instance number written, the labels row.
+    encodings: dict[int, tuple[Path, str, str, bool]] = {}
+    last_instance: dict[int, int] = {}
+    rows: dict[int, dict] = {}
     minute = 0.0
     seen_kinds: set[str] = set()  # a 3D localizer's later planes are its reformats
     for si, plan in enumerate(plans):
@@ -231,6 +379,10 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                                 study_uid, frame_uid, number, desc, minute, agent,
                                 study_description, header_style, reformat=kind in seen_kinds)
         seen_kinds.add(kind)
+        merged = merges.get(si)
+        if merged is not None:
+            series_header = header if si == merged.first else headers[merged.first]
+            header = _volume_header(header, series_header, merged, si, plans, agent)
         headers[si] = header
         if dlds:
             sdir = root / str(number)
@@ -239,11 +391,23 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
             sdir = {0: root / study_dir / _hex(rng, 8), 1: root,
                     2: root / f"SE{number:04d}"}[style]
             ext = str(rng.choice(["", ".dcm"]))
-        series_dirs[si] = sdir
         ts = writer.transfer_syntax(vendor, rng)
+        # RescaleSlope stays per volume: the stored values depend on it (and a slope may change
+        # from image to image in a real series).
         slope = float(rng.uniform(1.2, 4.0)) if vendor == "philips" else 1.0
         target = float(rng.uniform(900, 3800))
         scale = 1.0 if plan.family == "adc" else target / reference
+        geo = plan.geometry
+        mismatch_slice = (len(geo.offsets) // 2 if targets.get("geometry_mismatch") == si
+                          else None)
+        # Drawn before the merge below, as for a series of its own: the draw depends on ``ts``.
+        legacy = ts == ImplicitVRLittleEndian and not dlds and rng.random() < 0.2
+        instance = 0
+        if merged is not None and si != merged.first:
+            sdir, ext, ts, legacy = encodings[merged.first]
+            instance = last_instance[merged.members[merged.members.index(si) - 1]]
+        encodings[si] = (sdir, ext, ts, legacy)
+        series_dirs[si] = sdir
         ds = writer.new_dataset(MRImageStorage, ts)
         for key, value in header.items():
             setattr(ds, key, value)
@@ -252,11 +416,6 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
         if slope != 1.0:
             ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = f"{slope:.6f}", "0", "US"
         paths = []
-        geo = plan.geometry
-        instance = 0
-        mismatch_slice = (len(geo.offsets) // 2 if targets.get("geometry_mismatch") == si
-                          else None)
-        legacy = ts == ImplicitVRLittleEndian and not dlds and rng.random() < 0.2
         series_writer = writer.SeriesWriter(ds, part10=not legacy)
         for bi, slices in enumerate(images):
             if plan.family == "dwi":
@@ -275,7 +434,9 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                 ds.ImagePositionPatient = [round(float(v), 4) for v in ipp]
                 ds.SliceLocation = round(float(ipp @ geo.normal), 4)
                 ds.InstanceNumber = instance
-                ds.AcquisitionNumber = 1 + (i if plan.family in ("dual", "ssfse") else 0)
+                ds.AcquisitionNumber = (header["TemporalPositionIdentifier"]
+                                        if "TemporalPositionIdentifier" in header else
+                                        1 + (i if plan.family in ("dual", "ssfse") else 0))
                 ds.ContentTime = _time(identity["StudyTime"], minute + instance / 600)
                 ds.AcquisitionTime = ds.ContentTime
                 w_c = float(np.percentile(stored, 99)) / 2 + 1
@@ -287,16 +448,17 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                 if i == mismatch_slice and bi == 0:
                     result.broken.append({"path": path, "kind": "geometry_mismatch"})
         written[si] = paths
+        last_instance[si] = instance
         good = len(paths) - (1 if mismatch_slice is not None else 0)
-        result.series.append({
+        rows[si] = {
             "SeriesInstanceUID": header["SeriesInstanceUID"],
             "sequence": plan.sequence,
             "orientation": plan.orientation,
             "contrast": plan.contrast,
             "patient": entry,
             "series_dir": str(sdir.relative_to(raw_dir)),
-            "SeriesNumber": number,
-            "SeriesDescription": desc,
+            "SeriesNumber": header["SeriesNumber"],
+            "SeriesDescription": header["SeriesDescription"],
             "vendor": vendor,
             "field_strength": field_t,
             "n_files": len(paths),
@@ -305,20 +467,26 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
             "transfer_syntax": str(ts),
             "part10": not legacy,
             "keyed": plan.keyed,
-        })
+            # The DLDS layout keeps its sheet as it was: its series are never merged.
+            **({} if dlds else _selectors(merged, header)),
+        }
+        result.series.append(rows[si])
         if plan.sequence not in result.samples and plan.keyed:
             mid = images[-1][len(images[-1]) // 2]
-            result.samples[plan.sequence] = (mid.astype(np.float32), desc or "(empty)")
+            result.samples[plan.sequence] = (mid.astype(np.float32),
+                                             header["SeriesDescription"] or "(empty)")
 
     for kind, si in targets.items():
         if kind == "geometry_mismatch":
             continue
-        path = _break(kind, rng, written[si], series_dirs[si], headers[si], dlds, previews[si])
+        merged = merges.get(si)
+        # The next instance number of the series the broken file is put in.
+        next_instance = 1 + last_instance[si if merged is None else merged.members[-1]]
+        path = _break(kind, rng, written[si], series_dirs[si], headers[si], dlds, previews[si],
+                      next_instance)
         result.broken.append({"path": path, "kind": kind})
         if kind == "truncated":
-            row = next(r for r in result.series
-                       if r["SeriesInstanceUID"] == headers[si]["SeriesInstanceUID"])
-            row["n_slices"] -= 1
+            rows[si]["n_slices"] -= 1
     for row in result.broken:
         row["path"] = os.path.relpath(row["path"], raw_dir)
     return result
@@ -336,8 +504,10 @@ def _other_matrix(stored: np.ndarray, spacing) -> tuple[np.ndarray, tuple[float,
 
 
 def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bool,
-           preview: np.ndarray) -> Path:
-    """Write one deliberately broken file of ``kind`` beside the series; returns its path."""
+           preview: np.ndarray, next_instance: int) -> Path:
+    """Write one deliberately broken file of ``kind`` beside ``paths`` (the files of one plan, in
+    series folder ``sdir``); returns its path. ``next_instance`` is the series' next instance
+    number."""
     from pydicom import dcmread
 
     ext = ".dicom" if dlds else paths[0].suffix
@@ -359,7 +529,7 @@ def _break(kind: str, rng, paths: list[Path], sdir: Path, header: dict, dlds: bo
                         "PixelRepresentation", "SamplesPerPixel", "PhotometricInterpretation"):
             if keyword in ds:
                 delattr(ds, keyword)
-        ds.InstanceNumber = len(paths) + 1
+        ds.InstanceNumber = next_instance
         meta = writer.new_dataset(MRImageStorage, ExplicitVRLittleEndian).file_meta
         ds.file_meta = meta
         writer.write(ds, fresh, writer.uid(rng))
@@ -379,9 +549,10 @@ def _series_header(rng, plan: SeriesPlan, identity: dict, vendor: str, manufactu
                    model: str, field_t: float, study_uid: str, frame_uid: str, number: int,
                    desc: str, minute: float, agent: str, study_description: str,
                    style: vendors.HeaderStyle, reformat: bool = False) -> dict:
-    """The header every file of the series shares. ``rng`` draws what the physics or the site
-    decides (in a fixed order: the pixel stream depends on it); the vendor's conventions come from
-    ``style``, and the values a style overrides are drawn from a generator keyed by the series."""
+    """The header every file of the plan's series (of its volume, if merged) shares. ``rng``
+    draws what the physics or the site decides (in a fixed order: the pixel stream depends on it);
+    the vendor's conventions come from ``style``, and the values a style overrides are drawn from
+    a generator keyed by the series."""
     prot = plan.protocols[-1]
     station = f"MR{int(rng.integers(1, 9))}"
     series_uid = writer.uid(rng)
