@@ -205,3 +205,33 @@ def test_sizes_are_checked_per_volume_not_per_series():
     kept, rejects = shard_checks(odd)
     assert len(kept) == 8 and list(rejects["reason"]) == ["geometry_mismatch"]
     assert "in a volume of 256x256" in rejects["message"].iloc[0]
+
+
+def test_sorted_links_give_each_volume_of_a_split_series_its_own_files(tmp_path):
+    from mriseq.predict_series import sorted_links
+
+    raw = tmp_path / "raw"
+    (raw / "series_a").mkdir(parents=True)
+    (raw / "series_b").mkdir()
+    files = pd.DataFrame({"path": ["series_a/1.dcm", "series_a/2.dcm", "series_a/3.dcm",
+                                   "series_b/1.dcm"],
+                          "volume_key": ["k.1", "k.2", "k.1", "m"]})
+    for path in files["path"]:
+        (raw / path).write_bytes(b"x")
+    files.to_parquet(tmp_path / "files.parquet")
+    table = pd.DataFrame({"volume_key": ["k.1", "k.2", "m"], "series_key": ["k", "k", "m"],
+                          "volumes_in_series": [2, 2, 1],
+                          "series_dir": ["series_a", "series_a", "series_b"],
+                          "sequence": ["t1_opposed", "t1_inphase", "t2"],
+                          "orientation": ["axial"] * 3, "contrast": ["pre"] * 3})
+    table.to_parquet(tmp_path / "series.parquet")
+    out = tmp_path / "sorted"
+    assert sorted_links(str(tmp_path / "series.parquet"), raw, out,
+                        str(tmp_path / "files.parquet")) == 3
+    opposed = out / "t1_opposed" / "axial_pre" / "k.1"
+    assert opposed.is_dir() and not opposed.is_symlink()
+    assert sorted(p.resolve().name for p in opposed.iterdir()) == ["1.dcm", "3.dcm"]
+    assert [p.resolve() for p in (out / "t1_inphase" / "axial_pre" / "k.2").iterdir()] == [
+        (raw / "series_a" / "2.dcm").resolve()]
+    whole = out / "t2" / "axial_pre" / "m"
+    assert whole.is_symlink() and whole.resolve() == (raw / "series_b").resolve()

@@ -86,24 +86,24 @@ def vote_volumes(slices: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     classes = list(classes)
     if "volume_key" not in slices:
         slices = slices.assign(volume_key=slices["series_key"])
-    series_codes, series = pd.factorize(slices["volume_key"], sort=True)
+    volume_codes, volumes = pd.factorize(slices["volume_key"], sort=True)
     pred_idx = m.class_indices(slices["y_pred"], classes)
-    n_series, n_classes = len(series), len(classes)
-    votes = np.zeros((n_series, n_classes))
-    np.add.at(votes, (series_codes, pred_idx), 1)
-    sums = np.zeros((n_series, n_classes))
-    np.add.at(sums, series_codes, slices[probs].to_numpy(dtype=float))
+    n_volumes, n_classes = len(volumes), len(classes)
+    votes = np.zeros((n_volumes, n_classes))
+    np.add.at(votes, (volume_codes, pred_idx), 1)
+    sums = np.zeros((n_volumes, n_classes))
+    np.add.at(sums, volume_codes, slices[probs].to_numpy(dtype=float))
     n_slices = votes.sum(axis=1)
     mean_p = sums / n_slices[:, None]
     # Vote counts are integers and mean probabilities lie in [0, 1]: half the mean probability
     # can reorder tied counts but never overturn a difference of one vote.
     vote_idx = np.argmax(votes + 0.5 * mean_p, axis=1)
     mean_idx = np.argmax(mean_p, axis=1)
-    rows = np.arange(n_series)
-    first = slices.groupby(series_codes, sort=True)
+    rows = np.arange(n_volumes)
+    first = slices.groupby(volume_codes, sort=True)
     out = pd.DataFrame(
         {
-            "volume_key": series.astype(str),
+            "volume_key": volumes.astype(str),
             "series_key": first["series_key"].first().to_numpy(),
             "patient_key": first["patient_key"].first().to_numpy(),
             "y_true": first["y_true"].first().to_numpy(),
@@ -183,8 +183,7 @@ def evaluate_model(
 
 def _empty_volumes(classes: Sequence[str]) -> pd.DataFrame:
     cols = ["volume_key", "series_key", "patient_key", "y_true", "n_slices", "y_pred_vote",
-            "y_pred_mean_prob",
-            "vote_share", "mean_prob", *prob_columns(classes)]
+            "y_pred_mean_prob", "vote_share", "mean_prob", *prob_columns(classes)]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
 
 

@@ -99,12 +99,14 @@ def _specificity(row: dict) -> int:
 
 def join_generic_labels(table: pd.DataFrame, labels_path: str, options: LabelOptions
                         ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """label_* columns for each row of a volumes (or series) table; QC counts. A series table,
-    without the selector fields, takes only the rows without selectors."""
+    """label_* columns for each row of a volumes (or series) table; QC counts. A series table
+    takes only the rows without selectors: a series of several volumes has no one class."""
     sheet = read_generic_labels(labels_path, options.taxonomy, options.key)
+    per_volume = "volume_key" in table
     by_series: dict[str, list[dict]] = {}
     for row in sheet.to_dict("records"):
-        by_series.setdefault(row["series_key"], []).append(row)
+        if per_volume or _specificity(row) == 0:  # a series takes no volume's row
+            by_series.setdefault(row["series_key"], []).append(row)
     for rows in by_series.values():
         rows.sort(key=_specificity, reverse=True)
     used: set[int] = set()
@@ -121,7 +123,7 @@ def join_generic_labels(table: pd.DataFrame, labels_path: str, options: LabelOpt
     present = set(table["series_key"])
     qc = {"series_without_label": len(present - labelled),
           "label_without_series": len(labelled - present)}
-    if "volume_key" in table:
+    if per_volume:
         qc["volumes_without_label"] = int(out[LABEL_COLUMNS].isna().all(axis=1).sum())
         qc["label_without_volume"] = sum(1 for rows in by_series.values() for r in rows
                                          if id(r) not in used and r["series_key"] in present)
