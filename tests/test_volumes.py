@@ -235,3 +235,16 @@ def test_sorted_links_give_each_volume_of_a_split_series_its_own_files(tmp_path)
         (raw / "series_a" / "2.dcm").resolve()]
     whole = out / "t2" / "axial_pre" / "m"
     assert whole.is_symlink() and whole.resolve() == (raw / "series_b").resolve()
+
+
+def test_an_acquisition_number_per_slice_is_no_time_point():
+    # Two echoes at each position (the echo rule switched off) and AcquisitionNumber counting
+    # the slices: the numbers do not tell passes apart, so nothing splits by time.
+    files = series(8, echo_time=np.tile([2.3, 4.6], 4),
+                   acquisition_number=np.repeat(np.arange(1, 5.0), 2),
+                   slice_position=np.repeat(np.arange(4) * 6.0, 2))
+    assert volumes_of(files, ["temporal"])["volume_key"].nunique() == 1
+    assert volumes_of(files)["volume_key"].nunique() == 2  # the echo rule still splits it
+    # Every file its own number while positions repeat: no split either.
+    lonely = series(6, acquisition_number=np.arange(1, 7.0), slice_position=[0.0, 5.0, 10.0] * 2)
+    assert volumes_of(lonely, ["temporal"])["volume_key"].nunique() == 1

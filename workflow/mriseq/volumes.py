@@ -24,7 +24,9 @@ lists those that run (all by default):
     EchoNumbers differ, else EchoTime (rounded to 0.01 ms) differs.
 ``temporal``
     Only where a slice position repeats (a time series stores each position once per phase):
-    TemporalPositionIdentifier differs, else TriggerTime, else AcquisitionNumber.
+    the first of TemporalPositionIdentifier, TriggerTime and AcquisitionNumber that has as many
+    values as a position repeats and never holds one position twice (an AcquisitionNumber that
+    numbers the slices of one pass is no time point).
 
 The b-values of one DWI acquisition stay one volume: no rule looks at the b-value.
 
@@ -159,11 +161,19 @@ def _by_echo(part: pd.DataFrame) -> pd.Series | None:
 
 def _by_time(part: pd.DataFrame) -> pd.Series | None:
     positions = part["slice_position"].round(POSITION_DECIMALS)
-    if not positions.duplicated().any():
+    repeats = int(positions.value_counts().max()) if len(positions) else 0
+    if repeats < 2:
         return None  # every position once: a single pass, however its files are numbered
     for column in ("temporal_position", "trigger_time", "acquisition_number"):
-        if column in part and part[column].nunique(dropna=True) > 1:
-            return part[column].fillna(-1)
+        if column not in part or part[column].nunique(dropna=True) < 2:
+            continue
+        # A time series stores each position once per time point: a column tells the time
+        # points apart when it has as many values as a position repeats and no position twice
+        # under one value (an AcquisitionNumber that numbers slices, not passes, does not).
+        values = part[column].fillna(-1)
+        if values.nunique() == repeats and not pd.DataFrame(
+                {"value": values, "position": positions}).duplicated().any():
+            return values
     return None
 
 
