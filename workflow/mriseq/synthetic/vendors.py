@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from mriseq.dicom.fields import GE_B_VALUE_OFFSET, PRIVATE_B_VALUES
+
 MANUFACTURERS = {
     "siemens": ("SIEMENS", {1.5: ["Aera", "Avanto_fit"], 3.0: ["Skyra", "MAGNETOM Vida"]}),
     "ge": ("GE MEDICAL SYSTEMS", {1.5: ["SIGNA Artist", "Optima MR450w"],
@@ -107,11 +109,10 @@ CONVENTIONS_PATH = Path(__file__).resolve().parents[1] / "data" / "vendor_conven
 # others are mapped by ``header_kind``.
 _KIND_OF_FAMILY = {"ssfse": "t2", "fse": "t2_fs"}
 # Where a vendor writes a b-value outside DiffusionBValue: the private element the scan reads
-# (mriseq.dicom.fields), in the block of its creator.
-_PRIVATE_B_VALUE = {"siemens": (0x0019, 0x0C, "SIEMENS MR HEADER", "IS"),
-                    "ge": (0x0043, 0x39, "GEMS_PARM_01", "IS"),
-                    "philips": (0x2001, 0x03, "Philips Imaging DD 001", "FL")}
-GE_B_VALUE_OFFSET = 1_000_000_000
+# (mriseq.dicom.fields, in its order: Siemens, GE, Philips), in the block of its creator.
+_PRIVATE_B_VALUE = {vendor: (group, offset, creator, vr.decode())
+                    for vendor, (group, offset, creator, vr)
+                    in zip(("siemens", "ge", "philips"), PRIVATE_B_VALUES, strict=True)}
 
 
 @dataclass(frozen=True)
