@@ -153,8 +153,14 @@ def test_predict_mode_series_table(evaluated, tmp_path):
     run_snakemake(workdir, "--cores", "2", target, "results/archive/predictions/sorted",
                   configfile=configfile)
     table = pd.read_parquet(workdir / "results" / "archive" / "predictions" / "series.parquet")
-    series = pd.read_parquet(workdir / "results" / "archive" / "manifests" / "series.parquet")
-    assert len(table) == len(series) and table["series_key"].is_unique
+    manifests = workdir / "results" / "archive" / "manifests"
+    volumes = pd.read_parquet(manifests / "volumes.parquet")
+    series = pd.read_parquet(manifests / "series.parquet")
+    # One row per volume: the cohort stores some volumes together, and the table splits them.
+    assert len(table) == len(volumes) > len(series) and table["volume_key"].is_unique
+    assert set(table["series_key"]) == set(series["series_key"])
+    split = table[table["volumes_in_series"] > 1]
+    assert len(split) and split["volume_split"].str.len().gt(0).all()
     predicted = table[table["sequence"].notna()]
     assert len(predicted) > 0
     for task in TASKS:
@@ -168,4 +174,8 @@ def test_predict_mode_series_table(evaluated, tmp_path):
     series_log = (workdir / "logs" / "archive" / "predictions" / "series.log").read_text()
     assert series_log.count("trained on the synthetic cohort only") == 1
     links = list((workdir / "results" / "archive" / "predictions" / "sorted").glob("*/*/*"))
-    assert len(links) == len(predicted) and all(link.is_symlink() for link in links)
+    assert len(links) == len(predicted)
+    # A whole series is one link; a volume of a split series a folder of links to its files.
+    assert all(link.is_symlink() or (link.is_dir() and all(f.is_symlink() for f in link.iterdir()))
+               for link in links)
+    assert any(link.is_dir() and not link.is_symlink() for link in links)
