@@ -88,17 +88,19 @@ def study(archive):  # noqa: F811
     return files
 
 
-def _vote(bundle: dict, files: pd.DataFrame) -> pd.Series:
-    """Per series folder: the class most of its files get (files vote, as slices do)."""
+def _vote(bundle: dict, files: pd.DataFrame, groups: pd.Series) -> pd.Series:
+    """Per group (a series folder, a volume): the class most of its files get (files vote, as
+    slices do)."""
     features = file_features(files)
     predicted = probabilities(bundle, feature_matrix(features, bundle["feature_columns"]))
-    names = np.asarray(bundle["classes"])[predicted.argmax(axis=1)]
-    folder = files["series_dir"].str.split("/").str[0]
-    return pd.Series(names, index=files.index).groupby(folder).agg(lambda v: v.mode().iloc[0])
+    names = pd.Series(np.asarray(bundle["classes"])[predicted.argmax(axis=1)], index=files.index)
+    return names.groupby(groups).agg(lambda v: v.mode().iloc[0])
 
 
 def test_header_model_classifies_the_real_siemens_study(header_model, study):
-    table = pd.DataFrame({task: _vote(bundle, study) for task, bundle in header_model.items()})
+    folder = study["series_dir"].str.split("/").str[0]
+    table = pd.DataFrame({task: _vote(bundle, study, folder)
+                          for task, bundle in header_model.items()})
     table.index.name = "series"
     table = table.loc[sorted(table.index, key=int)]
     table.insert(0, "expected", pd.Series(EXPECTED).reindex(table.index).fillna("(not scored)"))
@@ -120,13 +122,6 @@ def _scan_volumes(raw: Path) -> pd.DataFrame:
     return assign_volumes(files)
 
 
-def _volume_votes(bundle: dict, files: pd.DataFrame) -> pd.Series:
-    features = file_features(files)
-    predicted = probabilities(bundle, feature_matrix(features, bundle["feature_columns"]))
-    names = pd.Series(np.asarray(bundle["classes"])[predicted.argmax(axis=1)], index=files.index)
-    return names.groupby(files["volume_key"]).agg(lambda v: v.mode().iloc[0])
-
-
 def test_a_chaos_like_dual_echo_series_is_two_volumes_in_and_opposed(header_model, tmp_path):
     """CHAOS's Philips T1-DUAL stores both echoes of a breath-hold under one SeriesInstanceUID:
     opposed phase at TE 2.3 ms and in phase at TE 4.6 ms (1.5 T)."""
@@ -145,7 +140,7 @@ def test_a_chaos_like_dual_echo_series_is_two_volumes_in_and_opposed(header_mode
     files = _scan_volumes(tmp_path / "raw")
     volumes = volume_table(files).set_index("volume_key")
     assert len(volumes) == 2 and set(volumes["volume_split"]) == {"echo"}
-    predicted = _volume_votes(header_model["sequence"], files)
+    predicted = _vote(header_model["sequence"], files, files["volume_key"])
     by_te = dict(zip(volumes["echo_time"], predicted.reindex(volumes.index), strict=True))
     print(f"\nCHAOS-like dual echo, header RF per volume: {by_te}")
     assert by_te == {2.3: "t1_opposed", 4.6: "t1_inphase"}

@@ -24,6 +24,7 @@ import pandas as pd
 from mriseq import metrics as m
 from mriseq import paths
 from mriseq.io import write_csv, write_json, write_parquet
+from mriseq.volumes import with_volume_key
 
 log = logging.getLogger("mriseq.evaluate")
 
@@ -49,9 +50,7 @@ def load_predictions(path: str | os.PathLike, classes: Sequence[str]) -> pd.Data
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise PredictionsError(f"{path}: missing column(s) {', '.join(missing)}.")
-    if "volume_key" not in df:  # predictions from before volumes: each series is one volume
-        df = df.assign(volume_key=df["series_key"])
-    return df
+    return with_volume_key(df)
 
 
 def ensemble_slices(df: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
@@ -84,8 +83,7 @@ def vote_volumes(slices: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     """
     probs = prob_columns(classes)
     classes = list(classes)
-    if "volume_key" not in slices:
-        slices = slices.assign(volume_key=slices["series_key"])
+    slices = with_volume_key(slices)
     volume_codes, volumes = pd.factorize(slices["volume_key"], sort=True)
     pred_idx = m.class_indices(slices["y_pred"], classes)
     n_volumes, n_classes = len(volumes), len(classes)

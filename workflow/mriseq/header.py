@@ -184,7 +184,8 @@ def _codes(value) -> list[str]:
 
 def _normals(files: pd.DataFrame) -> np.ndarray:
     """|unit slice normal| per file, NaN without a usable IOP. The absolute value: the normal's sign
-    follows the vendor's row/column order, not the plane."""
+    follows the vendor's row/column order, not the plane. :func:`mriseq.geometry.slice_normal`
+    over all rows at once: one Python call per file would dominate on an archive's tables."""
     columns = [f"iop_{i}" for i in range(6)]
     if not all(c in files for c in columns):
         return np.full((len(files), 3), np.nan)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from mriseq import io
 from mriseq.tfdata import encode_labels, fold_positions, inference_dataset, open_tensors
+from mriseq.volumes import with_volume_key
 
 log = logging.getLogger("mriseq.predict")
 
@@ -42,9 +43,7 @@ def rows_to_predict(index: pd.DataFrame, splits_path: str | None) -> np.ndarray:
 
 def prediction_table(index: pd.DataFrame, positions: np.ndarray, fold: int, task: str,
                      classes: list[str], probabilities: np.ndarray) -> pd.DataFrame:
-    keys = index.iloc[positions]
-    if "volume_key" not in keys:  # an index from before volumes: each series is one volume
-        keys = keys.assign(volume_key=keys["series_key"])
+    keys = with_volume_key(index.iloc[positions])
     table = pd.DataFrame({c: keys[c].to_numpy() if c in keys else None for c in KEY_COLUMNS})
     table["fold"] = np.int64(fold)
     labels = encode_labels(index, task, classes)[positions]

@@ -29,6 +29,7 @@ import pandas as pd
 from mriseq.evaluate import ensemble_slices, load_predictions, vote_volumes
 from mriseq.io import write_csv, write_parquet
 from mriseq.provenance import models_training_data, synthetic_only_warning
+from mriseq.volumes import with_volume_key
 
 log = logging.getLogger("mriseq.predict_series")
 
@@ -92,8 +93,7 @@ def _as_volumes(table: pd.DataFrame) -> pd.DataFrame:
     """A table written before series were split into volumes: each series is one volume."""
     if "volume_key" in table:
         return table
-    return table.assign(volume_key=table["series_key"], volume_index=1, volumes_in_series=1,
-                        volume_split="")
+    return with_volume_key(table).assign(volume_index=1, volumes_in_series=1, volume_split="")
 
 
 def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> pd.Series:

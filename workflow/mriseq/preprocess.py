@@ -52,6 +52,7 @@ from mriseq.dicom import one_line
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.pixels import DecodeError, NativeLayout, decode, decode_native, native_layout
+from mriseq.volumes import with_volume_key
 
 log = logging.getLogger("mriseq.preprocess")
 
@@ -439,9 +440,7 @@ def merge_tensors(shard_indexes: list[str], shard_rejects: list[str],
         index["blank_frames"] = 0
     rejects = _concat([pd.read_parquet(p) for p in shard_rejects], REJECT_COLUMNS)
     scan_rejected = set(pd.read_parquet(manifest_rejects, columns=["path"])["path"])
-    volumes = pd.read_parquet(volumes_path)
-    if "volume_key" not in volumes:
-        volumes = volumes.assign(volume_key=volumes["series_key"])
+    volumes = with_volume_key(pd.read_parquet(volumes_path))
     label_columns = [c for c in volumes.columns if c.startswith("label_")]
 
     files_total = index["path"].nunique() + len(rejects)

@@ -29,6 +29,7 @@ from mriseq.geometry import orientation_label, position_along, slice_normal
 from mriseq.io import write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.privacy import pseudonym, resolve_key
+from mriseq.volumes import assign_volumes, frames_in_order, volume_table
 
 log = logging.getLogger("mriseq.scan")
 
@@ -255,7 +256,6 @@ def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     from the most common size of their volume (ties: the size of the volume's first path). The
     volumes of one series may differ in size (the planes of a survey, say): only a file that
     differs from the rest of its own stack is a mismatch."""
-    from mriseq.volumes import assign_volumes
 
     files = files.sort_values("path", kind="stable").reset_index(drop=True)
     duplicate = files.duplicated("sop_key", keep="first")
@@ -314,11 +314,7 @@ SERIES_SUMMARY = ["series_description", "manufacturer", "modality", "image_type"
 def series_table(files: pd.DataFrame) -> pd.DataFrame:
     """One row per series: keys, counts, geometry and the header summary of its first file.
     ``n_slices`` counts frames, a mosaic's slices for a Siemens mosaic."""
-    ordered = files.sort_values(["series_key", "instance_number", "path"], kind="stable")
-    if "mosaic_images" in ordered.columns:
-        mosaics = ordered["mosaic_images"].fillna(0).astype("int64")
-        ordered = ordered.assign(n_frames=ordered["n_frames"].where(mosaics <= 0, mosaics))
-    grouped = ordered.groupby("series_key", sort=True)
+    grouped = frames_in_order(files, "series_key").groupby("series_key", sort=True)
     first = grouped[["patient_key", "study_key", "shard", "series_dir", "rows", "columns",
                      *SERIES_SUMMARY]].first()
     table = first.assign(
@@ -349,7 +345,6 @@ def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], 
     series.parquet and volumes.parquet with reference labels, write the QC summary."""
     from mriseq.labels import join_labels
     from mriseq.taxonomy import DEFAULT_TAXONOMY
-    from mriseq.volumes import assign_volumes, volume_table
 
     files = pd.concat([pd.read_parquet(p) for p in files_shards], ignore_index=True) \
         if files_shards else files_frame([])

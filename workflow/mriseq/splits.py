@@ -23,7 +23,7 @@ import pandas as pd
 from mriseq.health import split_warnings
 from mriseq.io import write_csv, write_parquet
 from mriseq.taxonomy import LABEL_COLUMN, TASKS
-from mriseq.volumes import unit_key
+from mriseq.volumes import unit_key, with_volume_key
 
 log = logging.getLogger("mriseq.splits")
 
@@ -140,9 +140,7 @@ def make_splits(index_path: str | os.PathLike, volumes_path: str | os.PathLike,
     the scan's volumes.parquet; a series table is read as one volume per series); write
     ``splits.parquet``, ``class_counts.csv`` and (``warnings_out``) the classes too rare for the
     folds or absent from the test set (:func:`mriseq.health.split_warnings`)."""
-    volumes = pd.read_parquet(volumes_path)
-    if "volume_key" not in volumes:
-        volumes = volumes.assign(volume_key=volumes["series_key"])
+    volumes = with_volume_key(pd.read_parquet(volumes_path))
     index = pd.read_parquet(index_path)
     unit = unit_key(index)
     label_columns = [LABEL_COLUMN.get(t, f"label_{t}") for t in tasks]

@@ -55,6 +55,24 @@ ECHO_TIME_DECIMALS = 2
 POSITION_DECIMALS = 2
 
 
+def with_volume_key(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``volume_key``: a table written before series were split into volumes
+    has each series as one volume."""
+    if "volume_key" in table:
+        return table
+    return table.assign(volume_key=table["series_key"])
+
+
+def frames_in_order(files: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``files`` sorted by ``key``, instance number and path, with ``n_frames`` counting a Siemens
+    mosaic's slices (what a series or volume table sums as its slices)."""
+    ordered = files.sort_values([key, "instance_number", "path"], kind="stable")
+    if "mosaic_images" in ordered.columns:
+        mosaics = ordered["mosaic_images"].fillna(0).astype("int64")
+        ordered = ordered.assign(n_frames=ordered["n_frames"].where(mosaics <= 0, mosaics))
+    return ordered
+
+
 def unit_key(table: pd.DataFrame) -> str:
     """The column naming what a row belongs to: its volume, or its series in a table written
     before series were split into volumes (then each series is one volume)."""
@@ -184,11 +202,7 @@ _RULE_FUNCTIONS = {"stack": _by_stack, "plane": _by_plane, "image_type": _by_ima
 def volume_table(files: pd.DataFrame) -> pd.DataFrame:
     """One row per volume: keys, its series, how many volumes that series has and which rules
     split it, counts, and the values that tell it apart (plane, echo, time, ImageType)."""
-    ordered = files.sort_values(["volume_key", "instance_number", "path"], kind="stable")
-    if "mosaic_images" in ordered.columns:
-        mosaics = ordered["mosaic_images"].fillna(0).astype("int64")
-        ordered = ordered.assign(n_frames=ordered["n_frames"].where(mosaics <= 0, mosaics))
-    grouped = ordered.groupby("volume_key", sort=True)
+    grouped = frames_in_order(files, "volume_key").groupby("volume_key", sort=True)
     first = grouped[["series_key", "patient_key", "study_key", "shard", "series_dir",
                      "volume_index", "volume_split", "series_description", "image_type",
                      "echo_numbers", "temporal_position"]].first()
