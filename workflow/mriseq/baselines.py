@@ -3,7 +3,7 @@
 ``hist_rf`` reads ``features/histogram.parquet`` and ``header_rf`` reads ``features/header.parquet``
 (``mriseq.features``); both fit a ``RandomForestClassifier`` on every labelled training slice of
 the fold and write ``model.joblib`` (the forest, its feature columns and the class list),
-``val_metrics.json`` and ``metadata.json`` under ``results/models/{model}/{task}/fold{fold}/``.
+``val_metrics.json``, ``val_predictions.parquet`` and ``metadata.json`` under ``results/models/{model}/{task}/fold{fold}/``.
 """
 
 from __future__ import annotations
@@ -89,9 +89,11 @@ def train_baseline(
     out_model: str,
     out_val_metrics: str,
     out_metadata: str,
+    out_val_predictions: str | None = None,
     threads: int = 1,
 ) -> dict[str, Any]:
-    """Fit the fold's random forest and write model, validation metrics and metadata."""
+    """Fit the fold's random forest and write model, validation metrics (and predictions) and
+    metadata."""
     import joblib
 
     index = pd.read_parquet(index_path).reset_index(drop=True)
@@ -117,7 +119,13 @@ def train_baseline(
               "task": task, "fold": int(fold), "model_name": model_name}
 
     val = positions["val"]
-    predicted = probabilities(bundle, x[val]).argmax(axis=1)
+    val_probabilities = probabilities(bundle, x[val])
+    predicted = val_probabilities.argmax(axis=1)
+    if out_val_predictions:
+        from mriseq.predict import prediction_table
+
+        io.write_parquet(prediction_table(index, val, fold, task, classes, val_probabilities),
+                         out_val_predictions)
     metrics = classification_metrics(labels[val], predicted, classes)
     health = fold_health(train_labels, labels[val], predicted, classes)
     log_flags(health, f"{model_name} {task} fold {fold}")

@@ -68,7 +68,7 @@ def _empty_table(classes: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _combine(tables: list[pd.DataFrame], classes: list[str]) -> pd.DataFrame:
+def combine_tables(tables: list[pd.DataFrame], classes: list[str]) -> pd.DataFrame:
     tables = [t for t in tables if len(t)]
     if not tables:
         return _empty_table(classes)
@@ -76,7 +76,7 @@ def _combine(tables: list[pd.DataFrame], classes: list[str]) -> pd.DataFrame:
 
 
 def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str], *, task: str,
-                classes: list[str], out_path: str, splits_path: str | None = None,
+                classes: list[str], out_path: str | None, splits_path: str | None = None,
                 batch_size: int = 128, threads: int = 1) -> pd.DataFrame:
     """Run every fold's ``model.keras`` over the dataset's slices and write the predictions."""
     from mriseq.cnn import configure_runtime
@@ -98,13 +98,14 @@ def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str]
                                        probabilities))
         log.info("cnn %s fold %d: %d slices predicted", task, fold_of(path), len(positions))
         keras.backend.clear_session()
-    table = _combine(tables, classes)
-    io.write_parquet(table, out_path)
+    table = combine_tables(tables, classes)
+    if out_path:
+        io.write_parquet(table, out_path)
     return table
 
 
 def predict_baseline(features_path: str, index_path: str, model_paths: list[str], *, task: str,
-                     classes: list[str], out_path: str, splits_path: str | None = None,
+                     classes: list[str], out_path: str | None, splits_path: str | None = None,
                      threads: int = 1) -> pd.DataFrame:
     """Run every fold's ``model.joblib`` forest over the dataset's feature rows."""
     import joblib
@@ -128,6 +129,7 @@ def predict_baseline(features_path: str, index_path: str, model_paths: list[str]
                                        probabilities(bundle, x)))
         log.info("%s %s fold %d: %d slices predicted", bundle["model_name"], task,
                  fold_of(path), len(positions))
-    table = _combine(tables, classes)
-    io.write_parquet(table, out_path)
+    table = combine_tables(tables, classes)
+    if out_path:
+        io.write_parquet(table, out_path)
     return table

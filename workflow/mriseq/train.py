@@ -1,7 +1,8 @@
 """Train one CNN for one ``{task}×{fold}`` and write its model, history, metrics and metadata.
 
 Outputs (CONTRACTS.md, ``results/models/cnn/{task}/fold{fold}/``): ``model.keras``,
-``history.csv``, ``val_metrics.json``, ``learning_curve.png``, ``metadata.json``.
+``history.csv``, ``val_metrics.json``, ``val_predictions.parquet``, ``learning_curve.png``,
+``metadata.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mriseq import io
 from mriseq.balance import balanced_class_weights, drawn_labels
 from mriseq.health import fold_health, log_flags
 from mriseq.metrics import classification_metrics
+from mriseq.predict import prediction_table
 from mriseq.provenance import config_hash, derive_seed, package_versions
 from mriseq.tfdata import (
     TrainingDataError,
@@ -79,6 +81,7 @@ def train_cnn(
     out_val_metrics: str,
     out_curve: str,
     out_metadata: str,
+    out_val_predictions: str | None = None,
     threads: int = 1,
     dpi: int = 100,
 ) -> dict[str, Any]:
@@ -168,7 +171,12 @@ def train_cnn(
                                       verbose=0)
         predicted = probabilities.argmax(axis=1)
     else:
+        probabilities = np.zeros((0, n_classes), np.float32)
         predicted = np.empty(0, dtype=np.int64)
+    if out_val_predictions:
+        # Uncalibrated: the temperature is fitted on exactly these (mriseq.calibration).
+        io.write_parquet(prediction_table(tensors.index, positions["val"], fold, task, classes,
+                                          probabilities), out_val_predictions)
     metrics = classification_metrics(labels[positions["val"]], predicted, classes)
     health = fold_health(labels[positions["train"]], labels[positions["val"]], predicted,
                          classes, first_epoch_loss=float(history["loss"].iloc[0]))

@@ -32,5 +32,6 @@ for family in MODEL_FAMILIES.values():
             settings=canonical(family.settings(config)),
             seed=config["seed"],
             training_data=training_data(),
+            calibration_level=config["calibration"]["level"],
         script:
             "../scripts/train_model.py"

@@ -1,14 +1,20 @@
-"""Slice predictions of all fold models of one family on one dataset (rules predict_<family>)."""
+"""Slice predictions of all fold models of one family on one dataset, each fold's probabilities
+scaled by its temperature (rules predict_<family>; mriseq.calibration)."""
 
+from mriseq.calibration import calibrate_table, read_temperatures
+from mriseq.io import write_parquet
 from mriseq.logs import log_to
 from mriseq.models import get_family
 
 with log_to(snakemake.log[0]):
-    get_family(snakemake.params.family).predict(
+    classes = list(snakemake.params.classes)
+    table = get_family(snakemake.params.family).predict(
         dict(snakemake.input.items()),
-        snakemake.output[0],
+        None,
         task=snakemake.wildcards.task,
-        classes=list(snakemake.params.classes),
+        classes=classes,
         settings=snakemake.params.settings,
         threads=snakemake.threads,
     )
+    temperatures = read_temperatures(list(snakemake.input.calibrations))
+    write_parquet(calibrate_table(table, classes, temperatures), snakemake.output[0])

@@ -26,6 +26,7 @@ FAMILY_MODULES: dict[str, str] = {
     "cnn": "mriseq.models.cnn",
     "hist_rf": "mriseq.models.hist_rf",
     "header_rf": "mriseq.models.header_rf",
+    "fusion": "mriseq.models.fusion",
 }
 
 
@@ -44,6 +45,9 @@ class ModelFamily:
     # (inputs, out_path, *, task, classes, settings, threads) -> slice predictions
     predict: Callable[..., Any]
     extra_outputs: Mapping[str, str] = field(default_factory=dict)  # output name -> file name
+    # Families whose fold predictions this one reads (a stacked model): their validation
+    # predictions and calibrations to train, their predictions of the dataset to predict.
+    stacks: tuple[str, ...] = ()
     gpu: bool = False  # jobs ask a cluster for a GPU (and run on the CPU without one)
     train_mem_mb: int = 4000
     predict_mem_mb: int = 4000
@@ -72,5 +76,15 @@ def get_family(entry: str) -> ModelFamily:
 
 
 def families(entries: list[str] | None = None) -> dict[str, ModelFamily]:
-    """``train.models`` entry -> family, in order (every registered family by default)."""
-    return {entry: get_family(entry) for entry in (entries or list(FAMILY_MODULES))}
+    """``train.models`` entry -> family, in order (every registered family by default); a
+    stacked family whose base families are not listed is a one-sentence error."""
+    chosen = {entry: get_family(entry) for entry in (entries or list(FAMILY_MODULES))}
+    names = {family.name for family in chosen.values()}
+    for entry, family in chosen.items():
+        missing = [base for base in family.stacks if base not in names]
+        if missing:
+            raise FamilyError(
+                f"Config key 'train.models': {entry!r} reads the predictions of "
+                f"{', '.join(missing)}; list {'it' if len(missing) == 1 else 'them'} too."
+            )
+    return chosen

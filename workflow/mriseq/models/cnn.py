@@ -25,7 +25,8 @@ def train(inputs, outputs, *, task, fold, classes, seed, settings, threads) -> d
                      classes=classes, fold=fold, seed=seed, train=dict(settings),
                      out_model=outputs["model"], out_history=outputs["history"],
                      out_val_metrics=outputs["val_metrics"], out_curve=outputs["curve"],
-                     out_metadata=outputs["metadata"], threads=threads)
+                     out_metadata=outputs["metadata"],
+                     out_val_predictions=outputs.get("val_predictions"), threads=threads)
 
 
 def predict(inputs, out_path, *, task, classes, settings, threads):

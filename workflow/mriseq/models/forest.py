@@ -22,7 +22,9 @@ def trainer(name: str):
                               class_weighting=settings["class_weighting"],
                               max_class_weight=settings["max_class_weight"],
                               out_model=outputs["model"], out_val_metrics=outputs["val_metrics"],
-                              out_metadata=outputs["metadata"], threads=threads)
+                              out_metadata=outputs["metadata"],
+                              out_val_predictions=outputs.get("val_predictions"),
+                              threads=threads)
 
     return train
 

@@ -4,9 +4,15 @@
 
 def prediction_inputs(family):
     """The input function of ``family``'s prediction rule: its data of the dataset, the index,
-    the held-out splits (train dataset only) and every fold model of the task."""
+    the held-out splits (train dataset only), every fold model of the task and its temperature;
+    for a stacked family its base families' predictions of the dataset."""
 
     def inputs(wildcards):
+        stacked = {
+            f"{base}_predictions": f"results/{wildcards.dataset}/predictions/{base}/"
+            f"{wildcards.task}.parquet"
+            for base in family.stacks
+        }
         return {
             **family_data(family, wildcards.dataset),
             "index": f"results/{wildcards.dataset}/tensors/index.parquet",
@@ -16,6 +22,12 @@ def prediction_inputs(family):
                 task=wildcards.task,
                 fold=FOLDS,
             ),
+            "calibrations": expand(
+                f"results/models/{family.name}/{{task}}/fold{{fold}}/calibration.json",
+                task=wildcards.task,
+                fold=FOLDS,
+            ),
+            **stacked,
         }
 
     return inputs

@@ -3,22 +3,35 @@
 
 
 def fold_model_outputs(family):
-    """What one fold job of ``family`` writes: its artefact, validation metrics, metadata and
-    the family's extra files, under results/models/{family}/{task}/fold{fold}/."""
+    """What one fold job of ``family`` writes: its artefact, validation metrics and predictions,
+    the temperature fitted on them, metadata and the family's extra files, under
+    results/models/{family}/{task}/fold{fold}/."""
     base = f"results/models/{family.name}/{{task}}/fold{{fold}}"
     files = {"model": family.artefact, "val_metrics": "val_metrics.json"}
+    files |= {"val_predictions": "val_predictions.parquet", "calibration": "calibration.json"}
     files |= {"metadata": "metadata.json", **family.extra_outputs}
     return {name: f"{base}/{file}" for name, file in files.items()}
 
 
 def training_inputs(family):
-    """The input function of ``family``'s training rule (its data, the index, the splits)."""
+    """The input function of ``family``'s training rule (its data, the index, the splits; for a
+    stacked family every fold's validation predictions and calibration of its base families)."""
 
     def inputs(wildcards):
+        stacked = {
+            f"{base}_{name}": expand(
+                f"results/models/{base}/{{task}}/fold{{fold}}/{name}.{ext}",
+                task=wildcards.task,
+                fold=FOLDS,
+            )
+            for base in family.stacks
+            for name, ext in (("val_predictions", "parquet"), ("calibration", "json"))
+        }
         return {
             **family_data(family, TRAIN_DATASET),
             "index": f"results/{TRAIN_DATASET}/tensors/index.parquet",
             "splits": f"results/{TRAIN_DATASET}/splits/splits.parquet",
+            **stacked,
         }
 
     return inputs
