@@ -7,6 +7,7 @@ plotting job; a plotting option reruns only plotting jobs) and predict mode.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import zipfile
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 TASKS = ("sequence", "orientation", "contrast")
 # Jobs allowed to rerun when only figures or plot options change: drawing and the report.
-PLOTTING = {"plot_confusion", "plot_comparison", "plot_learning_curves", "gradcam", "report_html",
-            "figures"}
+PLOTTING = {"plot_confusion", "plot_comparison", "plot_confidence", "plot_learning_curves",
+            "gradcam", "report_html", "figures"}
 UPSTREAM = ("train_", "predict_", "evaluate_predictions", "scan_", "preprocess_", "split")
 
 
@@ -51,10 +52,30 @@ def test_figures_target_builds_tables_figures_and_report(evaluated):
         for task in TASKS:
             base = results / dataset / "evaluation" / task
             metrics = pd.read_parquet(base / "metrics.parquet")
-            assert set(metrics["model"]) == {"cnn", "hist_rf", "header_rf"}
+            assert set(metrics["model"]) == {"fusion", "cnn", "hist_rf", "header_rf"}
             ens = metrics[metrics["fold"] == "ensemble"]
             assert ens["accuracy"].between(0, 1).all()
             assert (base / "figures" / "confusion_cnn_volume_normalised.png").is_file()
+            # Calibration before/after for every family, abstention at the configured threshold.
+            calibration = pd.read_csv(base / "calibration.csv")
+            assert set(calibration["model"]) == set(metrics["model"])
+            assert set(calibration["stage"]) == {"before", "after"}
+            assert calibration["ece"].between(0, 1).all()
+            coverage = pd.read_csv(base / "coverage.csv")
+            assert coverage.groupby("model")["configured"].sum().eq(1).all()
+        for kind in ("reliability", "coverage"):
+            assert (results / dataset / "evaluation" / "figures" / f"{kind}.png").is_file()
+    # Every fold model stores the temperature fitted on its validation fold, and the prediction
+    # tables keep the uncalibrated probabilities beside the calibrated ones.
+    for family in ("fusion", "cnn", "hist_rf", "header_rf"):
+        stored = json.loads((results / "models" / family / "sequence" / "fold0" /
+                             "calibration.json").read_text())
+        assert stored["method"] == "temperature" and stored["temperature"] > 0
+        table = pd.read_parquet(results / "dlds" / "predictions" / family / "sequence.parquet")
+        assert {"p_t2", "raw_p_t2"} <= set(table.columns)
+    # The internal cohort's labels sheet names its untrustworthy descriptions: scored apart.
+    subsets = pd.read_csv(results / "internal" / "evaluation" / "sequence" / "subsets.csv")
+    assert {"all", "misleading_description", "empty_description"} <= set(subsets["subset"])
     assert (results / "internal" / "evaluation" / "sequence" / "figures" / "gradcam.png").is_file()
     gap = pd.read_csv(results / "dlds" / "evaluation" / "generalisation_gap.csv")
     assert set(gap["task"]) == set(TASKS)
@@ -77,6 +98,7 @@ def test_figures_target_builds_tables_figures_and_report(evaluated):
     assert "Split warnings" in page
     summary = (results / "report" / "summary.md").read_text()
     assert "Macro-F1" in summary and "| sequence, volume |" in summary
+    assert "Expected calibration error" in summary and "misleading_description" in summary
 
 
 def test_report_and_summary_are_byte_identical_when_rebuilt(evaluated):
@@ -164,8 +186,14 @@ def test_predict_mode_series_table(evaluated, tmp_path):
     predicted = table[table["sequence"].notna()]
     assert len(predicted) > 0
     for task in TASKS:
-        assert predicted[task].isin(config["taxonomy"][task]).all()
+        assert predicted[task].isin([*config["taxonomy"][task], "uncertain"]).all()
+        assert predicted[f"{task}_best"].isin(config["taxonomy"][task]).all()
         assert predicted[f"{task}_vote_share"].between(0, 1).all()
+        # Uncertain exactly where the calibrated probability is below the task's threshold.
+        below = predicted[f"{task}_probability"] < config["evaluate"]["abstain_below"][task]
+        assert ((predicted[task] == "uncertain") == below).all()
+        assert (predicted[f"{task}_runner_up_probability"]
+                <= predicted[f"{task}_probability"] + 1e-6).all()
     for column in ("header_orientation", "header_contrast_agent", "header_b_values",
                    "series_description", "header_disagreement"):
         assert column in table

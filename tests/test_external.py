@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pytest
 from evaluate_fixtures import make_predictions
 from mriseq import predict_series as ps
 from mriseq.provenance import synthetic_only_warning
@@ -64,7 +65,8 @@ def test_series_table_with_hints_and_disagreement(tmp_path):
     t = table.set_index("series_key")
     a, b, c, d = (t.loc[k * 16] for k in "abcd")
     assert (a["sequence"], a["orientation"], a["contrast"]) == ("dwi", "axial", "pre")
-    assert a["sequence_vote_share"] == 1.0 and 0.7 < a["sequence_mean_prob"] < 0.9
+    assert a["sequence_vote_share"] == 1.0 and 0.7 < a["sequence_probability"] < 0.9
+    assert a["sequence_best"] == "dwi" and a["sequence_runner_up_probability"] < 0.1
     assert a["header_b_values"] == "0/800" and not a["header_disagreement"]
     assert b["header_contrast_agent"]
     assert b["disagreement_reasons"] == "orientation;contrast" and b["header_disagreement"]
@@ -73,6 +75,22 @@ def test_series_table_with_hints_and_disagreement(tmp_path):
     assert pd.isna(d["sequence"]) and not d["header_disagreement"]
     on_disk = pd.read_csv(tmp_path / "out.csv")
     assert list(on_disk.columns) == list(table.columns)
+
+
+def test_volumes_below_the_threshold_are_uncertain_with_the_runner_up(tmp_path):
+    """Series a's slices say DWI with 0.9 and 0.875: mean 0.89. At a threshold of 0.95 it is
+    uncertain, and the row still names DWI, its probability and the next class; the header
+    checks use the voted class, so the b-value evidence still agrees with DWI."""
+    paths = _archive(tmp_path)
+    table = ps.series_predictions(paths, DEFAULT_TAXONOMY, str(tmp_path / "series.parquet"),
+                                  str(tmp_path / "files.parquet"),
+                                  abstain_below={"sequence": 0.95, "orientation": 0.5})
+    a = table.set_index("series_key").loc["a" * 16]
+    assert a["sequence"] == "uncertain" and a["sequence_best"] == "dwi"
+    assert a["sequence_probability"] == pytest.approx(0.8875, abs=0.001)
+    assert a["sequence_runner_up"] in DEFAULT_TAXONOMY["sequence"]
+    assert a["sequence_runner_up"] != "dwi"
+    assert a["orientation"] == "axial" and not a["header_disagreement"]
 
 
 def test_sorted_links(tmp_path):

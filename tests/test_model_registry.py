@@ -40,6 +40,10 @@ def train(inputs, outputs, *, task, fold, classes, seed, settings, threads):
     majority = int(np.bincount(labels[parts["train"]], minlength=len(classes)).argmax())
     io.write_text(json.dumps({"class": majority}), outputs["model"])
     predicted = np.full(len(parts["val"]), majority)
+    probabilities = np.zeros((len(parts["val"]), len(classes)), np.float32)
+    probabilities[:, majority] = 1.0
+    io.write_parquet(prediction_table(index, parts["val"], fold, task, classes, probabilities),
+                     outputs["val_predictions"])
     metrics = classification_metrics(labels[parts["val"]], predicted, classes)
     metrics["health"] = fold_health(labels[parts["train"]], labels[parts["val"]], predicted,
                                     classes)
@@ -59,7 +63,8 @@ def predict(inputs, out_path, *, task, classes, settings, threads):
         tables.append(prediction_table(index, positions, fold_of(path), task, classes,
                                        probabilities))
     table = pd.concat(tables, ignore_index=True)
-    io.write_parquet(table, out_path)
+    if out_path:
+        io.write_parquet(table, out_path)
     return table
 
 
@@ -68,12 +73,13 @@ FAMILY = ModelFamily(name="majority", title="majority class", artefact="model.js
 '''
 
 
-def test_registry_lists_the_three_families_without_importing_tensorflow():
+def test_registry_lists_the_four_families_without_importing_tensorflow():
     import subprocess
     import sys
 
     found = families()
-    assert list(found) == ["cnn", "hist_rf", "header_rf"]
+    assert list(found) == ["fusion", "cnn", "hist_rf", "header_rf"]
+    assert found["fusion"].stacks == ("cnn",) and found["fusion"].features == "header"
     assert found["cnn"].gpu and found["cnn"].features is None
     assert {found["hist_rf"].features, found["header_rf"].features} == {"histogram", "header"}
     # The workflow reads the registry at parse time: that must not start TensorFlow (checked in
@@ -84,6 +90,8 @@ def test_registry_lists_the_three_families_without_importing_tensorflow():
     assert out.stdout.split() == ["False", "False"]
     with pytest.raises(FamilyError, match="'train.models': 'no_such_family'"):
         get_family("no_such_family")
+    with pytest.raises(FamilyError, match="'fusion' reads the predictions of cnn; list it too"):
+        families(["header_rf", "fusion"])
 
 
 def test_a_family_defined_outside_the_package_runs_through_the_workflow(

@@ -154,6 +154,22 @@ def test_labels_select_volumes_by_echo_time_and_default_to_the_series_row(tmp_pa
     assert sorted(labelled["label_sequence"]) == ["t1_inphase", "t1_opposed"]
 
 
+def test_the_sheets_subset_reaches_the_volumes_it_labels(tmp_path):
+    dual = volumes_of(series(20, uid="9.9", echo_time=np.repeat([2.3, 4.6], 10),
+                             slice_position=np.tile(np.arange(10) * 6.0, 2)))
+    base = {"SeriesInstanceUID": "9.9", "orientation": "axial", "contrast": "pre"}
+    rows = [{**base, "sequence": "t1_opposed", "EchoTime": "2.3", "Subset": ""},
+            {**base, "sequence": "t1_inphase", "EchoTime": "4.6",
+             "Subset": "misleading_description"}]
+    labelled, _ = _join(tmp_path, dual, rows)
+    by_te = labelled.set_index("echo_time")["subset"]
+    assert pd.isna(by_te[2.3]) and by_te[4.6] == "misleading_description"
+    # A sheet without the column leaves every subset empty.
+    labelled, _ = _join(tmp_path, dual, [{k: v for k, v in r.items() if k != "Subset"}
+                                         for r in rows])
+    assert labelled["subset"].isna().all()
+
+
 def test_labels_select_by_plane_temporal_position_and_image_type(tmp_path):
     loc = series(6, uid="7.1", header_orientation=np.repeat(["coronal", "sagittal", "axial"], 2),
                  slice_position=[0.0, 5.0] * 3)

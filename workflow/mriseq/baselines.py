@@ -3,7 +3,8 @@
 ``hist_rf`` reads ``features/histogram.parquet`` and ``header_rf`` reads ``features/header.parquet``
 (``mriseq.features``); both fit a ``RandomForestClassifier`` on every labelled training slice of
 the fold and write ``model.joblib`` (the forest, its feature columns and the class list),
-``val_metrics.json``, ``val_predictions.parquet`` and ``metadata.json`` under ``results/models/{model}/{task}/fold{fold}/``.
+``val_metrics.json``, ``val_predictions.parquet`` and ``metadata.json`` under
+``results/models/{model}/{task}/fold{fold}/``.
 """
 
 from __future__ import annotations

@@ -159,6 +159,10 @@ def calibration_summary(raw: np.ndarray, labels: np.ndarray, groups: np.ndarray 
 def calibrate_fold(val_predictions_path: str, out_path: str, classes: Sequence[str],
                    level: str = "volume") -> dict:
     """Fit the fold model's temperature on its validation predictions; write calibration.json."""
+    if not Path(val_predictions_path).is_file():
+        raise FileNotFoundError(
+            f"{val_predictions_path} is missing: every model family's fold job writes its "
+            "validation fold's predictions there (outputs['val_predictions'], mriseq.models).")
     table = pd.read_parquet(val_predictions_path)
     raw = table[prob_columns(classes)].to_numpy(dtype=np.float64)
     lookup = {c: i for i, c in enumerate(classes)}

@@ -23,6 +23,7 @@ import pandas as pd
 
 from mriseq import metrics as m
 from mriseq import paths
+from mriseq.calibration import RAW_PREFIX, prob_columns
 from mriseq.io import write_csv, write_json, write_parquet
 from mriseq.volumes import with_volume_key
 
@@ -39,10 +40,6 @@ class PredictionsError(ValueError):
     """A predictions table does not follow the contract (named in one sentence)."""
 
 
-def prob_columns(classes: Sequence[str]) -> list[str]:
-    return [f"p_{c}" for c in classes]
-
-
 def load_predictions(path: str | os.PathLike, classes: Sequence[str]) -> pd.DataFrame:
     """Read a predictions table and check the contract columns are there."""
     df = pd.read_parquet(path)
@@ -54,14 +51,22 @@ def load_predictions(path: str | os.PathLike, classes: Sequence[str]) -> pd.Data
 
 
 def ensemble_slices(df: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
-    """Mean softmax over folds per slice; ``y_pred`` is the argmax in taxonomy order."""
+    """Mean softmax over folds per slice; ``y_pred`` is the argmax in taxonomy order.
+
+    With calibrated tables (``raw_p_<class>`` beside ``p_<class>``) the call is the argmax of the
+    mean *uncalibrated* probability and ``p_<class>`` the mean calibrated one: each fold model has
+    its own temperature, and a sharp fold would otherwise outvote the others in the mean, so
+    calibration changes the confidence of the ensemble, never its call."""
     probs = prob_columns(classes)
+    raws = prob_columns(classes, RAW_PREFIX)
+    calls = raws if set(raws) <= set(df.columns) else probs
     meta = ["volume_key", "series_key", "patient_key", "slice_index", "y_true"]
     meta = [c for c in meta if c in df.columns]
     grouped = df.groupby(SLICE_KEY, sort=True, dropna=False)
     out = grouped[meta].first().join(grouped[probs].mean()).reset_index()
     out["n_folds"] = grouped.size().to_numpy()
-    out["y_pred"] = np.asarray(classes)[out[probs].to_numpy().argmax(axis=1)]
+    called = grouped[calls].mean().to_numpy() if calls is raws else out[probs].to_numpy()
+    out["y_pred"] = np.asarray(classes)[called.argmax(axis=1)]
     return out
 
 
@@ -254,16 +259,24 @@ def evaluate_task(
     confidence: float,
     seed: int,
     validation_metrics: dict[str, Sequence[str]] | None = None,
+    abstain_below: float = 0.0,
+    volumes_manifest: str | None = None,
 ) -> dict:
     """Evaluate every model of one ``{dataset}×{task}`` and write the tables under ``out_dir``.
 
-    Writes ``metrics``, ``per_class``, ``volumes``, ``cv_summary`` and ``comparison`` as Parquet
-    and CSV, ``confusion/<model>_<level>_{counts,normalised}.csv`` and ``summary.json``.
-    Returns the summary.
+    Writes ``metrics``, ``per_class``, ``volumes``, ``cv_summary``, ``comparison`` and the
+    confidence tables of :mod:`mriseq.confidence` (``calibration``, ``reliability``,
+    ``coverage`` at the abstention threshold ``abstain_below``, ``subsets`` from the scan's
+    ``volumes_manifest``) as Parquet and CSV, ``confusion/<model>_<level>_{counts,normalised}.csv``
+    and ``summary.json``. Returns the summary.
     """
+    from mriseq import confidence as c
+
     out = Path(out_dir)
     classes = list(classes)
     all_metrics, all_classes, all_volumes, summary = [], [], [], {}
+    trust: dict[str, list[pd.DataFrame]] = {name: [] for name in c.TABLES}
+    subsets = _subsets(volumes_manifest)
     for model, path in predictions.items():
         df = load_predictions(path, classes)
         log.info("%s: %d prediction rows, %d labelled", model, len(df), df["y_true"].notna().sum())
@@ -278,6 +291,14 @@ def evaluate_task(
         all_metrics.append(metrics.assign(model=model))
         all_classes.append(per_class.assign(model=model))
         all_volumes.append(volumes.assign(model=model))
+        ensemble = volumes[volumes["fold"] == ENSEMBLE]
+        calibration, bins = c.calibration_tables(df, classes)
+        coverage = c.coverage_table(ensemble, classes, abstain_below)
+        trust["calibration"].append(calibration.assign(model=model))
+        trust["reliability"].append(bins.assign(model=model))
+        trust["coverage"].append(coverage.assign(model=model))
+        trust["subsets"].append(c.subset_table(ensemble, subsets, classes, n_boot, confidence,
+                                               seed).assign(model=model))
         for level in LEVELS:
             aggregation = "none" if level == "slice" else "vote"
             cm = confusions[(level, aggregation)]
@@ -297,7 +318,7 @@ def evaluate_task(
                 for metric in m.METRICS
             } | {"n": int(ens.loc[(level, agg), "n"])}
             for level, agg in VIEWS
-        }
+        } | c.summary_entries(calibration, coverage)
     metrics = _front(pd.concat(all_metrics, ignore_index=True), ["model"])
     per_class = _front(pd.concat(all_classes, ignore_index=True), ["model", "level", "aggregation"])
     volumes = _front(pd.concat(all_volumes, ignore_index=True), ["model", "fold"])
@@ -308,14 +329,24 @@ def evaluate_task(
         "volumes": volumes,
         "cv_summary": cv_summary(metrics, validation),
         "comparison": comparison_table(metrics),
+        **{name: _front(pd.concat(parts, ignore_index=True), ["model"])
+           for name, parts in trust.items()},
     }
     for name, table in tables.items():
         write_parquet(table, out / f"{name}.parquet")
         write_csv(table, out / f"{name}.csv")
     summary = {"classes": classes, "bootstrap_samples": n_boot, "confidence_level": confidence,
-               "models": summary}
+               "abstain_below": abstain_below, "models": summary}
     write_json(_finite(summary), out / "summary.json")
     return summary
+
+
+def _subsets(volumes_manifest: str | None) -> pd.DataFrame | None:
+    """volume_key -> subset of a scan's volumes.parquet (None without a ``subset`` column)."""
+    if not volumes_manifest:
+        return None
+    table = with_volume_key(pd.read_parquet(volumes_manifest))
+    return table[["volume_key", "subset"]] if "subset" in table else None
 
 
 def _front(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:

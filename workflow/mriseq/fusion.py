@@ -102,7 +102,8 @@ def field_groups(columns: Sequence[str]) -> dict[str, list[str]]:
 def corrupt_headers(x: pd.DataFrame, volumes: np.ndarray, rates: Mapping[str, float],
                     rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, int]]:
     """A copy of the header features ``x`` with whole volumes' fields cleared or swapped at
-    ``rates`` (module doc); returns it and how many volumes each corruption touched."""
+    ``rates`` (module doc); returns it and how many volumes each corruption touched (for
+    ``missing_field``: how many volume × field pairs)."""
     x = x.copy()
     codes, uniques = pd.factorize(pd.Series(volumes))
     n = len(uniques)
@@ -114,8 +115,8 @@ def corrupt_headers(x: pd.DataFrame, volumes: np.ndarray, rates: Mapping[str, fl
     mislead = (roll >= empty_rate) & (roll < empty_rate + mislead_rate)
     counts = {"empty_description": int(empty.sum()), "misleading_description": int(mislead.sum()),
               "missing_field": 0}
-    if desc and n:
-        values = x[desc].to_numpy(dtype=np.float32)
+    if desc and n and (empty.any() or mislead.any()):
+        values = x[desc].to_numpy()
         first = pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()
         donor = rng.integers(0, n, size=n)  # another volume's description for each volume
         per_volume = values[first]
@@ -130,10 +131,11 @@ def corrupt_headers(x: pd.DataFrame, volumes: np.ndarray, rates: Mapping[str, fl
     missing_rate = float(rates.get("missing_field", 0.0))
     if missing_rate > 0:
         for columns in field_groups(list(x.columns)).values():
-            gone = (rng.random(n) < missing_rate)[codes]
-            if not gone.any():
+            lost = rng.random(n) < missing_rate
+            if not lost.any():
                 continue
-            counts["missing_field"] += int(gone.sum())
+            counts["missing_field"] += int(lost.sum())  # (volume, field) pairs
+            gone = lost[codes]
             fill = np.nan if columns[0].startswith("num_") else 0.0
             x.loc[gone, columns] = fill
     return x, counts

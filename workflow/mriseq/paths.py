@@ -12,7 +12,8 @@ RESULTS = "results"
 # What the evaluation writes per dataset × task.
 EVAL_LEVELS = ("slice", "volume")
 CONFUSION_KINDS = ("counts", "normalised")
-EVAL_TABLES = ("metrics", "per_class", "volumes", "cv_summary", "comparison")
+EVAL_TABLES = ("metrics", "per_class", "volumes", "cv_summary", "comparison", "calibration",
+               "reliability", "coverage", "subsets")
 
 
 def evaluation_dir(dataset: str, task: str, results: str = RESULTS) -> str:
@@ -46,6 +47,11 @@ def gradcam_figure(dataset: str, task: str, results: str = RESULTS) -> str:
 
 def comparison_figure(dataset: str, ext: str, results: str = RESULTS) -> str:
     return f"{results}/{dataset}/evaluation/figures/model_comparison.{ext}"
+
+
+def confidence_figure(dataset: str, kind: str, ext: str, results: str = RESULTS) -> str:
+    """``kind`` reliability (calibration) or coverage (abstention), all tasks of a dataset."""
+    return f"{results}/{dataset}/evaluation/figures/{kind}.{ext}"
 
 
 def generalisation_gap(dataset: str, results: str = RESULTS) -> str:

@@ -154,3 +154,65 @@ def plot_confusion_tables(tables: Sequence[str], figures: Sequence[str], formats
         plot_confusion(table, [by_name[f"{stem}.{ext}"] for ext in formats],
                        title=f"{label} · {model} · {level} level{vote} · {kind}",
                        cmap=cmap, dpi=dpi)
+
+
+def plot_reliability(tables: dict[str, str | os.PathLike], out_paths: Sequence[str], title: str,
+                     level: str = "volume", dpi: int = 120) -> None:
+    """Reliability diagrams of one dataset: a row per task (``tables``: task -> its
+    ``reliability.csv``), a panel per model, accuracy against confidence per bin before and
+    after calibration (the diagonal is perfect calibration; the legend gives each ECE)."""
+    plt = _pyplot()
+    loaded = {task: pd.read_csv(path) for task, path in tables.items()}
+    models = list(dict.fromkeys(m for t in loaded.values() for m in t["model"]))
+    fig, axes = plt.subplots(len(loaded), max(1, len(models)), squeeze=False,
+                             figsize=(2.8 * max(1, len(models)), 2.7 * len(loaded)))
+    for r, (task, table) in enumerate(loaded.items()):
+        for c, model in enumerate(models):
+            ax = axes[r][c]
+            ax.plot([0, 1], [0, 1], color="0.7", lw=1, ls="--")
+            for stage, style in (("before", dict(color="tab:orange", marker="o")),
+                                 ("after", dict(color="tab:blue", marker="s"))):
+                part = table[(table["model"] == model) & (table["level"] == level)
+                             & (table["stage"] == stage) & (table["n"] > 0)]
+                if not len(part):
+                    continue
+                gaps = (part["accuracy"] - part["confidence"]).abs()
+                ece = float((part["n"] * gaps).sum() / part["n"].sum())
+                ax.plot(part["confidence"], part["accuracy"], ms=3, lw=1.2,
+                        label=f"{stage} (ECE {ece:.3f})", **style)
+            ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.02)
+            ax.set_title(f"{model}, {task}", fontsize=9)
+            ax.legend(fontsize=7, loc="upper left")
+            if r == len(loaded) - 1:
+                ax.set_xlabel("confidence")
+            if c == 0:
+                ax.set_ylabel("accuracy")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, out_paths, dpi)
+    plt.close(fig)
+
+
+def plot_coverage(tables: dict[str, str | os.PathLike], out_paths: Sequence[str], title: str,
+                  dpi: int = 120) -> None:
+    """Coverage–accuracy curves of one dataset: a panel per task (``tables``: task -> its
+    ``coverage.csv``), a line per model; the configured threshold is marked on each line."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(tables), squeeze=False, figsize=(3.6 * len(tables), 3.3))
+    for ax, (task, path) in zip(axes[0], tables.items(), strict=True):
+        table = pd.read_csv(path)
+        for model, part in table.groupby("model", sort=False):
+            part = part[part["n_called"] > 0].sort_values("coverage")
+            line, = ax.plot(part["coverage"], part["accuracy"], lw=1.4, label=model)
+            chosen = part[part["configured"]]
+            ax.plot(chosen["coverage"], chosen["accuracy"], "o", color=line.get_color())
+        ax.set_xlim(0, 1.02)
+        ax.set_xlabel("coverage (volumes called)")
+        ax.set_ylabel("accuracy of the called volumes")
+        ax.set_title(task)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, out_paths, dpi)
+    plt.close(fig)

@@ -3,7 +3,11 @@
 A volume is an image stack of one kind (:mod:`mriseq.volumes`); an ordinary series is one volume,
 and a row names its series, the volume's number in it, how many volumes the series holds and which
 rule split it. For each task the fold ensemble's slice predictions are voted per volume (majority
-vote, ties by mean probability; ``mriseq.evaluate.vote_volumes``). Beside the pixel prediction the
+vote, ties by mean probability; ``mriseq.evaluate.vote_volumes``). ``<task>`` is the voted class,
+or ``uncertain`` where its calibrated probability (the mean over the volume's slices,
+``<task>_probability``) is below the task's ``evaluate.abstain_below``; ``<task>_best`` is the
+voted class either way, ``<task>_runner_up`` the next most probable one with its probability.
+Beside the pixel prediction the
 table carries the header evidence a reader checks first (plane from ImageOrientationPatient, the
 contrast-agent tag, b-values, SeriesDescription) and flags volumes where the two disagree:
 
@@ -26,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mriseq.confidence import UNCERTAIN, abstain
 from mriseq.evaluate import ensemble_slices, load_predictions, vote_volumes
 from mriseq.io import write_csv, write_parquet
 from mriseq.provenance import models_training_data, synthetic_only_warning
@@ -59,10 +64,12 @@ def _b_values(files: pd.DataFrame) -> pd.DataFrame:
 
 
 def series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
-                       volumes_path: str, files_path: str) -> pd.DataFrame:
+                       volumes_path: str, files_path: str,
+                       abstain_below: dict[str, float] | None = None) -> pd.DataFrame:
     """The predict-mode table (see module doc); ``predictions`` maps task to the primary
     family's slice-level predictions of this dataset, ``volumes_path`` is the scan's
-    volumes.parquet (a series table reads as one volume per series)."""
+    volumes.parquet (a series table reads as one volume per series), ``abstain_below`` the
+    per-task confidence below which a volume is ``uncertain``."""
     volumes_table = _as_volumes(pd.read_parquet(volumes_path))
     keep = [c for c in VOLUME_COLUMNS if c in volumes_table.columns]
     out = volumes_table[keep].copy()
@@ -73,14 +80,20 @@ def series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence
         df = load_predictions(path, classes)
         volumes = vote_volumes(ensemble_slices(df, classes), classes) if len(df) else None
         if volumes is None or not len(volumes):
-            out[task] = None
-            out[f"{task}_vote_share"] = np.nan
-            out[f"{task}_mean_prob"] = np.nan
+            out[[task, f"{task}_best", f"{task}_runner_up"]] = None
+            out[[f"{task}_probability", f"{task}_runner_up_probability",
+                 f"{task}_vote_share"]] = np.nan
             continue
-        volumes = volumes.rename(columns={"y_pred_vote": task, "vote_share": f"{task}_vote_share",
-                                          "mean_prob": f"{task}_mean_prob",
-                                          "n_slices": f"{task}_n_slices"})
-        cols = ["volume_key", task, f"{task}_vote_share", f"{task}_mean_prob", f"{task}_n_slices"]
+        label, p_best, runner_up, p_runner = abstain(
+            volumes[[f"p_{c}" for c in classes]].to_numpy(dtype=np.float64), classes,
+            volumes["y_pred_vote"].to_numpy(), float((abstain_below or {}).get(task, 0.0)))
+        volumes = volumes.assign(**{
+            task: label, f"{task}_best": volumes["y_pred_vote"],
+            f"{task}_probability": p_best, f"{task}_runner_up": runner_up,
+            f"{task}_runner_up_probability": p_runner,
+        }).rename(columns={"vote_share": f"{task}_vote_share", "n_slices": f"{task}_n_slices"})
+        cols = ["volume_key", task, f"{task}_best", f"{task}_probability", f"{task}_runner_up",
+                f"{task}_runner_up_probability", f"{task}_vote_share", f"{task}_n_slices"]
         out = out.merge(volumes[cols], on="volume_key", how="left")
     reasons = _disagreements(out, taxonomy)
     out["header_disagreement"] = reasons.str.len() > 0
@@ -96,25 +109,31 @@ def _as_volumes(table: pd.DataFrame) -> pd.DataFrame:
     return with_volume_key(table).assign(volume_index=1, volumes_in_series=1, volume_split="")
 
 
+def _called(table: pd.DataFrame, task: str) -> str:
+    """The column of the task's voted class (an uncertain volume still has one)."""
+    return f"{task}_best" if f"{task}_best" in table else task
+
+
 def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> pd.Series:
     n = len(table)
     parts = [[] for _ in range(n)]
     if "orientation" in table and "header_orientation" in table:
         planes = set(taxonomy.get("orientation", []))
         header = table["header_orientation"].astype(object)
-        pred = table["orientation"].astype(object)
+        pred = table[_called(table, "orientation")].astype(object)
         bad = header.isin(planes) & pred.notna() & (header != pred)
         for i in np.flatnonzero(bad.to_numpy()):
             parts[i].append("orientation")
     if "contrast" in table and "pre" in taxonomy.get("contrast", []):
         agent = table["header_contrast_agent"].fillna(False).astype(bool)
-        bad = agent & (table["contrast"] == "pre")
+        bad = agent & (table[_called(table, "contrast")] == "pre")
         for i in np.flatnonzero(bad.to_numpy()):
             parts[i].append("contrast")
     diffusion = [c for c in DIFFUSION_CLASSES if c in taxonomy.get("sequence", [])]
     if "sequence" in table and diffusion:
         b = table["header_max_b_value"].astype(float).fillna(0) > 0
-        bad = b & table["sequence"].notna() & ~table["sequence"].isin(diffusion)
+        called = table[_called(table, "sequence")]
+        bad = b & called.notna() & ~called.isin(diffusion)
         for i in np.flatnonzero(bad.to_numpy()):
             parts[i].append("b_value")
     return pd.Series([";".join(p) for p in parts], index=table.index, dtype=object)
@@ -122,17 +141,21 @@ def _disagreements(table: pd.DataFrame, taxonomy: dict[str, Sequence[str]]) -> p
 
 def write_series_predictions(predictions: dict[str, str], taxonomy: dict[str, Sequence[str]],
                              volumes_path: str, files_path: str, out_parquet: str,
-                             out_csv: str, metadata_paths: Sequence[str] = ()) -> pd.DataFrame:
+                             out_csv: str, metadata_paths: Sequence[str] = (),
+                             abstain_below: dict[str, float] | None = None) -> pd.DataFrame:
     """Write the table; ``metadata_paths`` (the predicting models' metadata.json) fill
     ``models_trained_on``, and a table from synthetic-only models is announced in the log."""
-    table = series_predictions(predictions, taxonomy, volumes_path, files_path)
+    table = series_predictions(predictions, taxonomy, volumes_path, files_path, abstain_below)
     sources = models_training_data(list(metadata_paths)) if metadata_paths else ["unknown"]
     table["models_trained_on"] = ";".join(sources)
     warning = synthetic_only_warning(sources)
     if warning:
         log.warning(warning)
-    log.info("%d volumes of %d series, %d with header/pixel disagreement", len(table),
-             table["series_key"].nunique(), int(table["header_disagreement"].sum()))
+    uncertain = {task: int((table[task] == UNCERTAIN).sum()) for task in predictions
+                 if task in table}
+    log.info("%d volumes of %d series, %d with header/pixel disagreement, uncertain per task %s",
+             len(table), table["series_key"].nunique(), int(table["header_disagreement"].sum()),
+             uncertain)
     write_parquet(table, out_parquet)
     write_csv(table, out_csv)
     return table

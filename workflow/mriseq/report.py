@@ -156,7 +156,8 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
                      f"table <code>{path}</code>.</p>")
         parts.append(_table(path, columns=[
             "volume_key", "series_key", "volume_split", "series_dir", "series_description",
-            "sequence", "sequence_vote_share",
+            "sequence", "sequence_probability", "sequence_runner_up",
+            "sequence_runner_up_probability", "sequence_vote_share",
             "orientation", "header_orientation", "contrast", "header_contrast_agent",
             "header_b_values", "header_disagreement", "disagreement_reasons",
             "models_trained_on"]))
@@ -207,7 +208,11 @@ def _dataset_section(results: str, dataset: str, tasks: Sequence[str], models: S
     parts = [f"<h2 id='eval-{dataset}'>Evaluation: {html.escape(dataset)}</h2>"]
     comparison = _figure(paths.comparison_figure(dataset, "png", results),
                          "macro F1 by model and task")
-    parts.append(f"<div class='figs'>{comparison}</div>")
+    confidence = "".join(
+        _figure(paths.confidence_figure(dataset, kind, "png", results), caption)
+        for kind, caption in (("reliability", "reliability before/after calibration"),
+                              ("coverage", "coverage vs accuracy under abstention")))
+    parts.append(f"<div class='figs'>{comparison}{confidence}</div>")
     for task in tasks:
         def table(name, task=task):
             return paths.evaluation_table(dataset, task, name, results=results)
@@ -225,7 +230,7 @@ def _dataset_section(results: str, dataset: str, tasks: Sequence[str], models: S
         parts.append("</div>")
         others = [m for m in models if m != primary]
         if others:
-            parts.append("<details><summary>Baseline confusion matrices</summary>"
+            parts.append("<details><summary>Other families' confusion matrices</summary>"
                          "<div class='figs'>")
             for model in others:
                 for level in paths.EVAL_LEVELS:
@@ -233,6 +238,17 @@ def _dataset_section(results: str, dataset: str, tasks: Sequence[str], models: S
                         paths.confusion_figure(dataset, task, model, level, "counts", "png",
                                                results), f"{model}, {level} level, counts"))
             parts.append("</div></details>")
+        parts.append("<p>Calibration (fold ensemble; ECE = expected calibration error, NLL = "
+                     "negative log-likelihood; before / after each fold model's temperature)"
+                     "</p>")
+        parts.append(_table(table("calibration")))
+        parts.append("<p>Abstention at the configured threshold: volumes below it are called "
+                     "uncertain (coverage = fraction still called; accuracy and macro-F1 of "
+                     "those)</p>")
+        parts.append(_table(table("coverage"), query=lambda d: d[d["configured"].astype(bool)]))
+        parts.append("<p>Subsets named by the labels sheet (volume level; none listed: the "
+                     "sheet names none)</p>")
+        parts.append(_table(table("subsets"), query=lambda d: _with_ci(d, ["macro_f1"])))
         parts.append("<details><summary>All metrics (ensemble and each fold)</summary>")
         parts.append(_table(table("metrics"), query=lambda d: _with_ci(
             d, ["accuracy", "balanced_accuracy", "macro_f1", "kappa"]), columns=[

@@ -63,8 +63,90 @@ def headline_markdown(comparison_paths: dict[tuple[str, str], str | os.PathLike]
     lines += _metric_table(comparisons, datasets, tasks, models, "macro_f1", LEVELS)
     lines += ["", "Balanced accuracy, volume level:", ""]
     lines += _metric_table(comparisons, datasets, tasks, models, "balanced_accuracy", ("volume",))
+    lines += _confidence_tables(comparison_paths, datasets, tasks, models)
     lines += ["", END]
     return "\n".join(lines) + "\n"
+
+
+def _sibling(comparison_paths, key, name: str) -> pd.DataFrame | None:
+    """Another table of the evaluation directory of a (dataset, task) comparison table."""
+    path = comparison_paths.get(key)
+    if path is None or not Path(path).with_name(f"{name}.csv").is_file():
+        return None
+    return pd.read_csv(Path(path).with_name(f"{name}.csv"))
+
+
+def _cell_table(cells, datasets, tasks, models) -> list[str]:
+    """Rows task, columns dataset × model, ``cells(dataset, task, model)`` -> text or None."""
+    header = ["task"] + [f"{title} {d}" for d in datasets for title in models.values()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for task in tasks:
+        row = [task] + [cells(d, task, model) or "–" for d in datasets for model in models]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _confidence_tables(comparison_paths, datasets, tasks, models) -> list[str]:
+    """Calibration error before → after, abstention at the configured threshold, and
+    macro-F1 on the labels sheet's subsets (mriseq.confidence)."""
+    def ece(dataset, task, model):
+        table = _sibling(comparison_paths, (dataset, task), "calibration")
+        if table is None:
+            return None
+        rows = table[(table["model"] == model) & (table["level"] == "volume")]
+        values = dict(zip(rows["stage"], rows["ece"], strict=True))
+        if "before" not in values or "after" not in values:
+            return None
+        return f"{values['before']:.3f} → {values['after']:.3f}"
+
+    def abstention(dataset, task, model):
+        table = _sibling(comparison_paths, (dataset, task), "coverage")
+        if table is None:
+            return None
+        rows = table[(table["model"] == model) & table["configured"].astype(bool)]
+        everything = table[(table["model"] == model) & (table["threshold"] == 0)]
+        if not len(rows) or not len(everything):
+            return None
+        return (f"{rows['coverage'].iloc[0]:.2f} / {rows['accuracy'].iloc[0]:.3f} "
+                f"({everything['accuracy'].iloc[0]:.3f})")
+
+    lines = ["", "Expected calibration error, volume level, before → after temperature scaling:",
+             ""]
+    lines += _cell_table(ece, datasets, tasks, models)
+    thresholds = []
+    for task in tasks:
+        table = next((t for d in datasets
+                      if (t := _sibling(comparison_paths, (d, task), "coverage")) is not None),
+                     None)
+        if table is not None and table["configured"].astype(bool).any():
+            thresholds.append(
+                f"{task} {table.loc[table['configured'].astype(bool), 'threshold'].iloc[0]:g}")
+    lines += ["", "Abstention, volume level: coverage / accuracy of the called volumes (accuracy "
+              f"of all) at the configured thresholds ({', '.join(thresholds)}):", ""]
+    lines += _cell_table(abstention, datasets, tasks, models)
+    for dataset in datasets:
+        subsets = {task: _sibling(comparison_paths, (dataset, task), "subsets") for task in tasks}
+        names = sorted({n for t in subsets.values() if t is not None
+                        for n in t["subset"]} - {"all"})
+        if not names:
+            continue
+        lines += ["", f"Macro-F1 on the {dataset} subsets named by its labels sheet (volume level; "
+                  "volumes in brackets):", ""]
+        header = ["subset, task", *models.values()]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for name in ["all", *names]:
+            for task in tasks:
+                table = subsets[task]
+                if table is None:
+                    continue
+                rows = table[table["subset"] == name]
+                n = int(rows["n"].iloc[0]) if len(rows) else 0
+                cells = [f"{name} ({n}), {task}"]
+                for model in models:
+                    row = rows[rows["model"] == model]
+                    cells.append(f"{row['macro_f1'].iloc[0]:.3f}" if len(row) else "–")
+                lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def held_out_sizes(comparison_paths: dict[tuple[str, str], str | os.PathLike],

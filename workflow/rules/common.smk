@@ -46,6 +46,7 @@ wildcard_constraints:
     shard=r"s\d{3}",
     task="|".join(config["taxonomy"]),
     fold=r"\d+",
+    kind="reliability|coverage",
 
 
 def canonical(value):

@@ -20,6 +20,10 @@ rule evaluate_predictions:
         cv_summary=evaluation_table("cv_summary", "../report/cv_summary.rst"),
         comparison=evaluation_table("comparison", "../report/comparison.rst"),
         volumes=result_paths.evaluation_table("{dataset}", "{task}", "volumes"),
+        confidence=[
+            result_paths.evaluation_table("{dataset}", "{task}", table)
+            for table in CONFIDENCE_TABLES
+        ],
         parquet=[
             result_paths.evaluation_table("{dataset}", "{task}", table, "parquet")
             for table in result_paths.EVAL_TABLES
@@ -42,6 +46,7 @@ rule evaluate_predictions:
         bootstrap_samples=config["evaluate"]["bootstrap_samples"],
         confidence_level=config["evaluate"]["confidence_level"],
         seed=config["seed"],
+        abstain_below=abstention_threshold,
     script:
         "../scripts/evaluate.py"
 
@@ -121,6 +126,35 @@ rule plot_comparison:
         confidence_pct=round(100 * config["evaluate"]["confidence_level"]),
     script:
         "../scripts/plot_comparison.py"
+
+
+rule plot_confidence:
+    input:
+        confidence_tables,
+    output:
+        report_figures(
+            [
+                result_paths.confidence_figure("{dataset}", "{kind}", ext)
+                for ext in PLOT_FORMATS
+            ],
+            category="Confidence",
+            subcategory="{dataset}",
+            caption="../report/confidence.rst",
+        ),
+    log:
+        "logs/{dataset}/evaluation/plot_{kind}.log",
+    conda:
+        "../../envs/plots.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        tasks=TASKS,
+        kind="{kind}",
+        dpi=config["plots"]["dpi"],
+    script:
+        "../scripts/plot_confidence.py"
 
 
 rule plot_learning_curves:

@@ -75,6 +75,7 @@ rule predict_series:
     params:
         tasks=TASKS,
         taxonomy=canonical(config["taxonomy"]),
+        abstain_below=canonical(config["evaluate"]["abstain_below"]),
     script:
         "../scripts/predict_series.py"
 

@@ -18,4 +18,6 @@ with log_to(snakemake.log[0]):
             for model in models
             if f"validation_{model}" in snakemake.input.keys()
         },
+        abstain_below=snakemake.params.abstain_below,
+        volumes_manifest=snakemake.input.volumes_manifest,
     )

@@ -6,7 +6,7 @@ with log_to(snakemake.log[0]):
     plot_comparison(
         dict(zip(snakemake.params.tasks, snakemake.input, strict=True)),
         list(snakemake.output),
-        title=f"{snakemake.wildcards.dataset}: CNN vs baselines (fold ensemble, "
+        title=f"{snakemake.wildcards.dataset}: model families (fold ensemble, "
         f"{snakemake.params.confidence_pct} % CI)",
         dpi=snakemake.params.dpi,
     )

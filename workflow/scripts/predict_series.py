@@ -11,4 +11,5 @@ with log_to(snakemake.log[0]):
         metadata_paths=list(snakemake.input.metadata),
         out_parquet=snakemake.output.parquet,
         out_csv=snakemake.output.csv,
+        abstain_below=dict(snakemake.params.abstain_below),
     )

@@ -2,7 +2,9 @@
 
 Sheet (CSV): ``SeriesInstanceUID, sequence, orientation, contrast``, joined on the
 SeriesInstanceUID pseudonymised with the same key as the manifests (raw UIDs are never stored).
-An empty cell leaves that task unlabelled.
+An empty cell leaves that task unlabelled. An optional ``Subset`` column names groups the
+evaluation also scores apart (semicolon-separated, e.g. ``misleading_description``); it is
+carried to the volumes table as ``subset``.
 
 A row labels every volume of its series (:mod:`mriseq.volumes`), unless it selects some of them
 with the optional columns of :data:`SELECTORS`: ``EchoTime`` (ms), ``TemporalPosition``
@@ -29,6 +31,7 @@ from mriseq.volumes import same_number
 SELECTORS = {"EchoTime": "echo_time", "TemporalPosition": "temporal_position",
              "ImageType": "image_type", "ImagePlane": "header_orientation",
              "VolumeIndex": "volume_index"}
+SUBSET_COLUMN = "Subset"
 _NUMERIC_SELECTORS = {"EchoTime", "TemporalPosition", "VolumeIndex"}
 _PLANES = {"axial", "coronal", "sagittal", "oblique"}
 
@@ -51,8 +54,9 @@ def read_generic_labels(path: str | Path, taxonomy: dict[str, list[str]], key: b
         if not uid:
             raise LabelsError(f"{where}: SeriesInstanceUID is empty.")
         chosen = {c: _selector(c, str(record[c]).strip(), where) for c in selectors}
-        rows.append({"series_key": pseudonym(uid, key), **labels, **chosen})
-    table = pd.DataFrame(rows, columns=["series_key", *LABEL_COLUMNS, *SELECTORS])
+        subset = str(record.get(SUBSET_COLUMN, "")).strip() or None
+        rows.append({"series_key": pseudonym(uid, key), **labels, **chosen, "subset": subset})
+    table = pd.DataFrame(rows, columns=["series_key", *LABEL_COLUMNS, *SELECTORS, "subset"])
     return table.drop_duplicates(["series_key", *SELECTORS], keep="first")
 
 
@@ -110,13 +114,13 @@ def join_generic_labels(table: pd.DataFrame, labels_path: str, options: LabelOpt
     for rows in by_series.values():
         rows.sort(key=_specificity, reverse=True)
     used: set[int] = set()
-    labels = {c: [] for c in LABEL_COLUMNS}
+    labels = {c: [] for c in [*LABEL_COLUMNS, "subset"]}
     for volume in table.to_dict("records"):
         match = next((r for r in by_series.get(volume["series_key"], []) if _matches(r, volume)),
                      None)
         if match is not None:
             used.add(id(match))
-        for column in LABEL_COLUMNS:
+        for column in labels:
             labels[column].append(None if match is None else match[column])
     out = table.assign(**{c: pd.array(v, dtype="string") for c, v in labels.items()})
     labelled = set(sheet["series_key"])

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Name -> module under mriseq.models. The first is the primary family: its predictions make the
-# predict-mode series table and its confusion matrices lead the report.
+# predict-mode series table and its confusion matrices lead the report. The fusion of header and
+# pixels leads because it is the best of the four on every task of the demo (README "Results").
 FAMILY_MODULES: dict[str, str] = {
+    "fusion": "mriseq.models.fusion",
     "cnn": "mriseq.models.cnn",
     "hist_rf": "mriseq.models.hist_rf",
     "header_rf": "mriseq.models.header_rf",
-    "fusion": "mriseq.models.fusion",
 }
 
 
@@ -40,9 +41,12 @@ class ModelFamily:
     features: str | None
     # config -> the settings that determine a model (they key reruns and the config hash)
     settings: Callable[[Mapping[str, Any]], dict[str, Any]]
-    # (inputs, outputs, *, task, fold, classes, seed, settings, threads) -> metadata
+    # (inputs, outputs, *, task, fold, classes, seed, settings, threads) -> metadata; writes
+    # outputs "model", "val_metrics", "metadata" and "val_predictions" (the validation fold's
+    # slice predictions, uncalibrated: the job fits the fold's temperature on them)
     train: Callable[..., dict[str, Any]]
-    # (inputs, out_path, *, task, classes, settings, threads) -> slice predictions
+    # (inputs, out_path, *, task, classes, settings, threads) -> slice predictions (uncalibrated;
+    # written to out_path unless it is None: the prediction job calibrates and writes them)
     predict: Callable[..., Any]
     extra_outputs: Mapping[str, str] = field(default_factory=dict)  # output name -> file name
     # Families whose fold predictions this one reads (a stacked model): their validation

@@ -340,6 +340,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
     written: dict[int, list[Path]] = {}
     series_dirs: dict[int, Path] = {}
     headers: dict[int, dict] = {}
+    subsets: dict[int, str] = {}
     dwi_images: dict[int, tuple[list, float]] = {}
     previews: dict[int, np.ndarray] = {}
     # Per plan: folder, file extension, transfer syntax, Part 10 or bare (a merged series is
@@ -367,12 +368,15 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
             desc = (desc.replace("fs", "stir").replace("FS", "STIR").replace("SPAIR", "STIR")
                     .replace("FatSat", "STIR"))
         roll = rng.random()
+        subset = ""  # the labels sheet's Subset: a description that cannot be trusted
         if roll < empty_p:
             desc = ""
+            subset = "empty_description"
         elif roll < empty_p + mislead_p:
             other = str(rng.choice(["t2", "t2_fs", "t1_pre", "t1_arterial", "t1_portal",
                                     "t1_delayed", "t1_inphase", "dwi", "localizer"]))
             desc = vendors.description(rng, vendor, other, plan.plane, (50, 800))
+            subset = "misleading_description" if other != plan.sequence else ""
         kind = vendors.header_kind(plan.family, plan.sequence, plan.protocols[0].ti)
         header_style = vendors.header_style(vendor, kind, study_uid)
         header = _series_header(rng, plan, identity, vendor, manufacturer, model, field_t,
@@ -380,6 +384,9 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
                                 study_description, header_style, reformat=kind in seen_kinds)
         seen_kinds.add(kind)
         merged = merges.get(si)
+        if merged is not None and si != merged.first:
+            subset = subsets[merged.first]  # the series' description is its first volume's
+        subsets[si] = subset
         if merged is not None:
             series_header = header if si == merged.first else headers[merged.first]
             header = _volume_header(header, series_header, merged, si, plans, agent)
@@ -459,6 +466,7 @@ def _generate_patient(index: int, entry: str, raw_dir: str, cohort: dict,
             "series_dir": str(sdir.relative_to(raw_dir)),
             "SeriesNumber": header["SeriesNumber"],
             "SeriesDescription": header["SeriesDescription"],
+            "Subset": subsets[si],
             "vendor": vendor,
             "field_strength": field_t,
             "n_files": len(paths),

@@ -2,13 +2,22 @@
 # kept apart from the rules because a Snakefile mixing rules and functions fails --lint.
 
 
+# Tables of mriseq.confidence: calibration, abstention, subsets (their CSVs; all EVAL_TABLES
+# are also written as Parquet).
+CONFIDENCE_TABLES = ["calibration", "reliability", "coverage", "subsets"]
+CONFIDENCE_FIGURES = ["reliability", "coverage"]
+
+
 def evaluation_inputs(wildcards):
-    """Each model's predictions; for the train dataset also the fold models' validation metrics
-    (they enter the CV summary)."""
+    """Each model's predictions and the scan's volumes table (its subsets); for the train
+    dataset also the fold models' validation metrics (they enter the CV summary)."""
     inputs = {
         model: f"results/{wildcards.dataset}/predictions/{model}/{wildcards.task}.parquet"
         for model in MODELS
     }
+    inputs["volumes_manifest"] = (
+        f"results/{wildcards.dataset}/manifests/volumes.parquet"
+    )
     if wildcards.dataset == TRAIN_DATASET:
         for model in MODELS:
             inputs[f"validation_{model}"] = expand(
@@ -18,6 +27,19 @@ def evaluation_inputs(wildcards):
                 fold=FOLDS,
             )
     return inputs
+
+
+def abstention_threshold(wildcards):
+    """The task's confidence threshold below which a volume is called uncertain."""
+    return config["evaluate"]["abstain_below"][wildcards.task]
+
+
+def confidence_tables(wildcards):
+    """The reliability or coverage table of every task of the dataset ({kind})."""
+    return [
+        result_paths.evaluation_table(wildcards.dataset, task, wildcards.kind)
+        for task in TASKS
+    ]
 
 
 def validation_metrics_files(wildcards):
@@ -88,6 +110,11 @@ def evaluate_targets():
             targets += confusion_files(dataset, task, figures=True)
         targets += [
             result_paths.comparison_figure(dataset, ext) for ext in PLOT_FORMATS
+        ]
+        targets += [
+            result_paths.confidence_figure(dataset, kind, ext)
+            for kind in CONFIDENCE_FIGURES
+            for ext in PLOT_FORMATS
         ]
     if "cnn" in MODELS:
         # Learning curves and Grad-CAM explain the CNN; a run without it has neither.

@@ -24,12 +24,23 @@ def synthetic_montages():
 
 
 def summary_comparisons(wildcards):
-    """The comparison table of every labelled dataset × task, keyed dataset__task."""
-    return {
+    """The comparison table of every labelled dataset × task, keyed dataset__task, and the
+    confidence tables beside it that the summary also reads (keyed dataset__task__table).
+    """
+    comparisons = {
         f"{dataset}__{task}": result_paths.evaluation_table(dataset, task, "comparison")
         for dataset in LABELLED_DATASETS
         for task in TASKS
     }
+    beside = {
+        f"{dataset}__{task}__{table}": result_paths.evaluation_table(
+            dataset, task, table
+        )
+        for dataset in LABELLED_DATASETS
+        for task in TASKS
+        for table in ("calibration", "coverage", "subsets")
+    }
+    return comparisons | beside
 
 
 def report_targets():

@@ -8,14 +8,18 @@ def fold_model_outputs(family):
     results/models/{family}/{task}/fold{fold}/."""
     base = f"results/models/{family.name}/{{task}}/fold{{fold}}"
     files = {"model": family.artefact, "val_metrics": "val_metrics.json"}
-    files |= {"val_predictions": "val_predictions.parquet", "calibration": "calibration.json"}
+    files |= {
+        "val_predictions": "val_predictions.parquet",
+        "calibration": "calibration.json",
+    }
     files |= {"metadata": "metadata.json", **family.extra_outputs}
     return {name: f"{base}/{file}" for name, file in files.items()}
 
 
 def training_inputs(family):
     """The input function of ``family``'s training rule (its data, the index, the splits; for a
-    stacked family every fold's validation predictions and calibration of its base families)."""
+    stacked family every fold's validation predictions and calibration of its base families).
+    """
 
     def inputs(wildcards):
         stacked = {
