@@ -180,7 +180,7 @@ def calibrate_fold(val_predictions_path: str, out_path: str, classes: Sequence[s
 
 def read_temperatures(paths: Sequence[str]) -> dict[int, float]:
     """fold -> temperature of each ``…/fold<k>/calibration.json``."""
-    from mriseq.predict import fold_of
+    from mriseq.paths import fold_of
 
     return {fold_of(path): float(json.loads(Path(path).read_text())["temperature"])
             for path in paths}

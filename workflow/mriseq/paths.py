@@ -8,6 +8,8 @@ code gets concrete paths from the same function. Cheap to import: the rules use 
 
 from __future__ import annotations
 
+import re
+
 RESULTS = "results"
 # What the evaluation writes per dataset × task.
 EVAL_LEVELS = ("slice", "volume")
@@ -79,3 +81,11 @@ def qc_summary(dataset: str, stage: str, results: str = RESULTS) -> str:
 def split_table(dataset: str, name: str, results: str = RESULTS) -> str:
     """``name`` splits.parquet, class_counts.csv or warnings.csv."""
     return f"{results}/{dataset}/splits/{name}"
+
+
+def fold_of(path: str) -> int:
+    """The fold number of ``.../fold{k}/<file>`` (a fold model, its calibration)."""
+    match = re.search(r"fold(\d+)", str(path))
+    if match is None:
+        raise ValueError(f"Model path {path!r} does not name its fold (…/fold<k>/…).")
+    return int(match.group(1))

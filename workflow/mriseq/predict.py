@@ -10,27 +10,19 @@ datasets every slice. One job loops over the folds so TensorFlow starts once per
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from mriseq import io
+from mriseq.paths import fold_of
 from mriseq.tfdata import encode_labels, fold_positions, inference_dataset, open_tensors
 from mriseq.volumes import with_volume_key
 
 log = logging.getLogger("mriseq.predict")
 
 KEY_COLUMNS = ["shard", "row", "volume_key", "series_key", "patient_key", "slice_index"]
-
-
-def fold_of(model_path: str) -> int:
-    """The fold number of ``.../fold{k}/model.*``."""
-    match = re.search(r"fold(\d+)", str(model_path))
-    if match is None:
-        raise ValueError(f"Model path {model_path!r} does not name its fold (…/fold<k>/…).")
-    return int(match.group(1))
 
 
 def rows_to_predict(index: pd.DataFrame, splits_path: str | None) -> np.ndarray:
