@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint corpus readme-results bench bench-scan bench-preprocess bench-train bench-dag clean
+.PHONY: setup demo test lint corpus readme-results bench bench-scan bench-preprocess bench-train bench-dag bench-predict clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ corpus: setup
 readme-results: setup
 	$(BIN)/python -m mriseq.summary README.md results/report/summary.md
 
-bench: bench-scan bench-preprocess bench-train bench-dag
+bench: bench-scan bench-preprocess bench-train bench-dag bench-predict
 
 bench-scan: setup
 	$(BIN)/python tests/benchmarks/bench_scan.py
@@ -48,6 +48,10 @@ bench-train: setup
 
 bench-dag: setup
 	$(BIN)/python tests/benchmarks/bench_dag.py
+
+# Predict mode end to end on a generated 2,000-series archive, with the models of a finished demo.
+bench-predict: setup
+	$(BIN)/python tests/benchmarks/bench_predict.py
 
 clean:
 	rm -rf results logs benchmarks resources/synthetic .snakemake

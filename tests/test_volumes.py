@@ -9,7 +9,7 @@ from mriseq.labels import LabelOptions
 from mriseq.layouts.generic import join_generic_labels
 from mriseq.privacy import pseudonym
 from mriseq.taxonomy import DEFAULT_TAXONOMY
-from mriseq.volumes import assign_volumes, check_rules, volume_table
+from mriseq.volumes import assign_volumes, check_rules, sample_slices, volume_table
 
 KEY = b"volumes-test"
 
@@ -264,3 +264,20 @@ def test_an_acquisition_number_per_slice_is_no_time_point():
     # Every file its own number while positions repeat: no split either.
     lonely = series(6, acquisition_number=np.arange(1, 7.0), slice_position=[0.0, 5.0, 10.0] * 2)
     assert volumes_of(lonely, ["temporal"])["volume_key"].nunique() == 1
+
+
+def test_sampling_keeps_evenly_spaced_slices_of_each_volume():
+    # Files listed out of position order; a dual-echo series is two volumes of 10 slices.
+    dual = series(20, uid="5.5", echo_time=np.repeat([2.3, 4.6], 10),
+                  slice_position=np.tile(np.arange(10)[::-1] * 6.0, 2))
+    small = series(3, uid="5.6")
+    files = pd.concat([dual, small], ignore_index=True)
+    kept = sample_slices(files, 4)
+    keyed = assign_volumes(kept)
+    assert keyed.groupby("volume_key").size().tolist() == [4, 4, 3]  # 3 <= 4: all kept
+    # Centres of 4 equal parts of 10 positions: 1, 3, 6, 8 (the ends left out), per echo.
+    for te in (2.3, 4.6):
+        positions = sorted(kept.loc[kept["echo_time"] == te, "slice_position"] / 6.0)
+        assert positions == [1.0, 3.0, 6.0, 8.0]
+    assert list(kept.index) == sorted(kept.index)  # rows keep their order
+    assert sample_slices(files, 0) is files

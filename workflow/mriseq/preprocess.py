@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from mriseq.dicom import one_line
 from mriseq.io import atomic_path, write_csv, write_parquet
 from mriseq.logs import progress
 from mriseq.pixels import DecodeError, NativeLayout, decode, decode_native, native_layout
-from mriseq.volumes import with_volume_key
+from mriseq.volumes import sample_slices, with_volume_key
 
 log = logging.getLogger("mriseq.preprocess")
 
@@ -310,17 +311,25 @@ def preprocess_shard(files_path: str | os.PathLike, raw_dir: str | os.PathLike,
                      tensors_path: str | os.PathLike, index_path: str | os.PathLike,
                      rejects_path: str | os.PathLike, *, size: int, dtype: str | None = None,
                      aspect: str | None = None, window_percentiles=None,
-                     workers: int = 1) -> dict[str, int]:
+                     workers: int = 1, max_slices_per_volume: int = 0,
+                     volume_rules: Sequence[str] | None = None) -> dict[str, int]:
     """Preprocess the files listed in a shard's ``files.parquet`` (paths relative to ``raw_dir``).
     ``dtype``, ``aspect`` and ``window_percentiles`` are the ``preprocess`` settings (schema
-    defaults when None).
+    defaults when None). ``max_slices_per_volume`` > 0 decodes only that many files of each
+    volume (:func:`mriseq.volumes.sample_slices`, volumes keyed by ``volume_rules``): predict
+    mode's bound on the cost of a volume; the files left out stay in the scan's manifest.
 
     Writes the three shard outputs atomically and returns counts (files, slices, rejects).
     """
     dtype = setting("preprocess", "dtype", dtype)
     aspect = setting("preprocess", "aspect", aspect)
     window = _window(setting("preprocess", "window_percentiles", window_percentiles))
-    files = plan_files(pd.read_parquet(files_path), str(files_path))
+    listed = pd.read_parquet(files_path)
+    sampled = sample_slices(listed, int(max_slices_per_volume), volume_rules)
+    if len(sampled) < len(listed):
+        log.info("%d of %d files kept: at most %d per volume", len(sampled), len(listed),
+                 max_slices_per_volume)
+    files = plan_files(sampled, str(files_path))
     shard = Path(files_path).name.split(".")[0]
     raw_dir = Path(raw_dir)
     tasks = [(str(raw_dir / record.path),
@@ -461,17 +470,24 @@ def merge_tensors(shard_indexes: list[str], shard_rejects: list[str],
     index["slice_index"] = order_slices(index)
     index = index.sort_values(["shard", "row"], kind="stable").reset_index(drop=True)
 
+    not_sampled = 0
+    if files_path is not None:
+        # Predict mode's per-volume bound leaves files out on purpose: counted, so that every
+        # manifest file is a tensor row, a reject, or one of these.
+        listed = set(pd.read_parquet(files_path, columns=["path"])["path"]) - scan_rejected
+        not_sampled = len(listed - set(index["path"]) - set(rejects["path"]))
     write_parquet(index, index_out)
     write_parquet(rejects, rejects_out)
     counts = rejects["reason"].value_counts().sort_index()
     qc = pd.DataFrame({"reason": counts.index.astype(str), "count": counts.to_numpy()})
     blank_frames = int(index.drop_duplicates("path")["blank_frames"].sum())
     totals = pd.DataFrame({
-        "reason": ["excluded_by_scan", "series_not_in_manifest", "blank_frames", "files_ok",
-                   "files_total", "slices_ok", "series_ok", "volumes_ok"],
-        "count": [n_excluded_files, n_unknown_series, blank_frames, index["path"].nunique(),
-                  files_total, len(index), index["series_key"].nunique(),
-                  index["volume_key"].nunique()],
+        "reason": ["excluded_by_scan", "series_not_in_manifest", "blank_frames",
+                   "files_not_sampled", "files_ok", "files_total", "slices_ok", "series_ok",
+                   "volumes_ok"],
+        "count": [n_excluded_files, n_unknown_series, blank_frames, not_sampled,
+                  index["path"].nunique(), files_total, len(index),
+                  index["series_key"].nunique(), index["volume_key"].nunique()],
     })
     write_csv(pd.concat([qc, totals], ignore_index=True), qc_out)
     log.info("merged %d shards: %d slices of %d volumes in %d series, %d decode or blank "

@@ -235,3 +235,26 @@ def same_number(a, b, decimals: int = ECHO_TIME_DECIMALS) -> bool:
     except (TypeError, ValueError):
         return False
     return math.isfinite(a) and math.isfinite(b) and round(a, decimals) == round(b, decimals)
+
+
+def sample_slices(files: pd.DataFrame, per_volume: int,
+                  rules: Sequence[str] | None = None) -> pd.DataFrame:
+    """At most ``per_volume`` files of every volume (0 = all), evenly spaced along the slice
+    normal with the outermost left out (``k`` of ``n`` at the centres of ``k`` equal parts): the
+    end slices of a stack are the least typical (partial volume, coil fall-off). Volumes are keyed
+    as :func:`assign_volumes` keys them; a multi-frame file counts as one file. Rows keep their
+    order."""
+    if per_volume <= 0 or files.empty:
+        return files
+    keyed = assign_volumes(files, rules)
+    by = [c for c in ("volume_key", "slice_position", "instance_number", "path") if c in keyed]
+    order = keyed.sort_values(by, na_position="last", kind="stable")
+    keep: list = []
+    for _, rows in order.groupby("volume_key", sort=False):
+        n = len(rows)
+        if n <= per_volume:
+            keep.extend(rows.index)
+            continue
+        picks = np.floor((np.arange(per_volume) + 0.5) * n / per_volume).astype(np.int64)
+        keep.extend(rows.index[picks])
+    return files.loc[sorted(keep)]

@@ -66,6 +66,8 @@ rule predict_series:
         ),
     log:
         "logs/{dataset}/predictions/series.log",
+    benchmark:
+        "benchmarks/{dataset}/predictions/series.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1

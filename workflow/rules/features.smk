@@ -11,6 +11,8 @@ rule histogram_features:
         "results/{dataset}/features/histogram.parquet",
     log:
         "logs/{dataset}/features/histogram.log",
+    benchmark:
+        "benchmarks/{dataset}/features/histogram.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -31,6 +33,8 @@ rule header_features:
         "results/{dataset}/features/header.parquet",
     log:
         "logs/{dataset}/features/header.log",
+    benchmark:
+        "benchmarks/{dataset}/features/header.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1

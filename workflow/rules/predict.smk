@@ -28,5 +28,9 @@ for family in MODEL_FAMILIES.values():
             family=FAMILY_ENTRIES[family.name],
             classes=task_classes,
             settings=canonical(family.settings(config)),
+            inference={
+                "batch_size": config["predict"]["batch_size"],
+                "fold_graph": config["predict"]["fold_graph"],
+            },
         script:
             "../scripts/predict_model.py"

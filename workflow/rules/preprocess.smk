@@ -27,6 +27,8 @@ rule preprocess_shard:
     params:
         raw_dir=dataset_raw_dir,
         preprocess=canonical(config["preprocess"]),
+        max_slices_per_volume=slices_per_volume,
+        volume_rules=config["scan"]["volume_rules"],
     script:
         "../scripts/preprocess_shard.py"
 

@@ -13,7 +13,8 @@ with log_to(snakemake.log[0]):
         None,
         task=snakemake.wildcards.task,
         classes=classes,
-        settings=snakemake.params.settings,
+        # Inference batches are larger than training ones: no gradients to fit in memory.
+        settings={**snakemake.params.settings, **snakemake.params.inference},
         threads=snakemake.threads,
     )
     temperatures = read_temperatures(list(snakemake.input.calibrations))

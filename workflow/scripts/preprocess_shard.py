@@ -16,4 +16,6 @@ with log_to(snakemake.log[0]):
         aspect=settings["aspect"],
         window_percentiles=settings["window_percentiles"],
         workers=snakemake.threads,
+        max_slices_per_volume=snakemake.params.max_slices_per_volume,
+        volume_rules=snakemake.params.volume_rules,
     )

@@ -35,7 +35,8 @@ def predict(inputs, out_path, *, task, classes, settings, threads):
     return predict_cnn(list(inputs["tensors"]), inputs["index"], list(inputs["models"]),
                        task=task, classes=classes, out_path=out_path,
                        splits_path=inputs.get("splits") or None,
-                       batch_size=int(settings["batch_size"]), threads=threads)
+                       batch_size=int(settings["batch_size"]), threads=threads,
+                       fold_graph=bool(settings.get("fold_graph", True)))
 
 
 FAMILY = ModelFamily(

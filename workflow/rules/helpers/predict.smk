@@ -41,10 +41,24 @@ def held_out_splits(wildcards):
     return []
 
 
+def predicting_families(dataset):
+    """The families that predict ``dataset``: every one for a labelled dataset (each is
+    evaluated); for an unlabelled one, unless predict.families is all, only the primary family
+    and those it stacks (its table is the primary family's)."""
+    if config["datasets"][dataset]["role"] != "predict":
+        return MODELS
+    if config["predict"]["families"] == "all":
+        return MODELS
+    needed = [PRIMARY_MODEL]
+    for name in needed:  # grows while it is walked: the bases of the bases
+        needed += [base for base in MODEL_FAMILIES[name].stacks if base not in needed]
+    return [model for model in MODELS if model in needed]
+
+
 def predict_targets():
-    return expand(
-        "results/{dataset}/predictions/{model}/{task}.parquet",
-        dataset=DATASETS,
-        model=MODELS,
-        task=TASKS,
-    )
+    return [
+        f"results/{dataset}/predictions/{model}/{task}.parquet"
+        for dataset in DATASETS
+        for model in predicting_families(dataset)
+        for task in TASKS
+    ]

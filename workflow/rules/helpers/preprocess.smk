@@ -20,6 +20,14 @@ def tensor_shard_outputs(wildcards):
     }
 
 
+def slices_per_volume(wildcards):
+    """Files decoded per volume: every one of a labelled dataset (it is evaluated on all its
+    slices), at most predict.max_slices_per_volume of an unlabelled one (0 = all)."""
+    if config["datasets"][wildcards.dataset]["role"] != "predict":
+        return 0
+    return config["predict"]["max_slices_per_volume"]
+
+
 def preprocess_targets():
     return expand(
         "results/{dataset}/tensors/{table}",
