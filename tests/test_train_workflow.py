@@ -1,7 +1,7 @@
 """Integration: the train, baseline and predict rules on the tiny config (config/test.yaml).
 
-Runs the real upstream stages once, trains the contrast CNN and header forest on both folds,
-predicts the held-out test set, then retrains one fold and checks that the same seed gives the
+Runs the real upstream stages once, trains the contrast CNN, header forest and fusion forest (on
+the CNN's out-of-fold predictions) on both folds, predicts the held-out test set, then retrains one fold and checks that the same seed gives the
 identical validation metrics and history on the CPU.
 """
 
@@ -16,7 +16,8 @@ from conftest import copy_workdir, run_snakemake
 pytestmark = pytest.mark.slow
 
 TARGETS = ["results/internal/predictions/cnn/contrast.parquet",
-           "results/internal/predictions/header_rf/contrast.parquet"]
+           "results/internal/predictions/header_rf/contrast.parquet",
+           "results/internal/predictions/fusion/contrast.parquet"]
 FOLD0 = "results/models/cnn/contrast/fold0"
 
 
@@ -28,10 +29,10 @@ def trained(tiny_cohorts, tmp_path_factory):
 
 
 def test_models_and_predictions_follow_the_contract(trained):
-    for model, files in {"cnn": ["model.keras", "history.csv", "val_metrics.json",
-                                 "learning_curve.png", "metadata.json"],
-                         "header_rf": ["model.joblib", "val_metrics.json", "metadata.json"]
-                         }.items():
+    common = ["val_metrics.json", "val_predictions.parquet", "calibration.json", "metadata.json"]
+    for model, files in {"cnn": ["model.keras", "history.csv", "learning_curve.png", *common],
+                         "header_rf": ["model.joblib", *common],
+                         "fusion": ["model.joblib", *common]}.items():
         for fold in (0, 1):
             base = trained / f"results/models/{model}/contrast/fold{fold}"
             assert all((base / name).is_file() for name in files), base
@@ -48,11 +49,11 @@ def test_models_and_predictions_follow_the_contract(trained):
 
     splits = pd.read_parquet(trained / "results/internal/splits/splits.parquet")
     test_series = set(splits.loc[splits["set"] == "test", "series_key"])
-    for model in ("cnn", "header_rf"):
+    for model in ("cnn", "header_rf", "fusion"):
         table = pd.read_parquet(trained / f"results/internal/predictions/{model}/contrast.parquet")
         assert list(table.columns) == ["shard", "row", "volume_key", "series_key", "patient_key",
                                        "slice_index", "fold", "y_true", "y_pred", "p_pre",
-                                       "p_post"]
+                                       "p_post", "raw_p_pre", "raw_p_post"]
         assert set(table["series_key"]) == test_series
         assert sorted(table["fold"].unique()) == [0, 1]
         assert table["y_true"].notna().all()

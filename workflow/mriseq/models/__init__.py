@@ -22,7 +22,7 @@ from typing import Any
 
 # Name -> module under mriseq.models. The first is the primary family: its predictions make the
 # predict-mode series table and its confusion matrices lead the report. The fusion of header and
-# pixels leads because it is the best of the four on every task of the demo (README "Results").
+# pixels leads because it is the best of the four on every task of the demo (README results).
 FAMILY_MODULES: dict[str, str] = {
     "fusion": "mriseq.models.fusion",
     "cnn": "mriseq.models.cnn",
