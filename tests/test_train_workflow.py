@@ -1,8 +1,9 @@
 """Integration: the train, baseline and predict rules on the tiny config (config/test.yaml).
 
 Runs the real upstream stages once, trains the contrast CNN, header forest and fusion forest (on
-the CNN's out-of-fold predictions) on both folds, predicts the held-out test set, then retrains one fold and checks that the same seed gives the
-identical validation metrics and history on the CPU.
+the CNN's out-of-fold predictions) on both folds, predicts the held-out test set, then retrains
+one fold and checks that the same seed gives the identical validation metrics and history on the
+CPU.
 """
 
 from __future__ import annotations
