@@ -235,7 +235,7 @@ def read_validation_metrics(paths: dict[str, Sequence[str]]) -> pd.DataFrame:
 
 
 def comparison_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """CNN vs baselines, fold ensemble, slice and volume (vote) level, with CIs."""
+    """Every model family side by side, fold ensemble, slice and volume (vote) level, with CIs."""
     keep = (metrics["fold"] == ENSEMBLE) & (metrics["aggregation"] != "mean_prob")
     cols = ["model", "level", "n", "n_patients"]
     for metric in ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "kappa"):

@@ -89,8 +89,7 @@ def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str]
                    for model in models]
     elif len(positions) and models:
         # Every fold model in one graph: each batch is read from the memory maps once and
-        # passes through all folds in one call (~1.7x the slices/s of one model at a time on
-        # one core, make bench-predict).
+        # passes through all folds in one call (make bench-predict compares it with the loop).
         for fold, model in zip(folds, models, strict=True):
             model.name = f"fold{fold}"  # names are unique within a graph
         inputs = keras.Input(shape=tuple(models[0].inputs[0].shape[1:]))

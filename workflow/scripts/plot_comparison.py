@@ -1,4 +1,4 @@
-# Glue: CNN vs baselines bar chart of one dataset, all tasks (mriseq.plots).
+# Glue: every model family side by side, a bar chart of one dataset, all tasks (mriseq.plots).
 from mriseq.logs import log_to
 from mriseq.plots import plot_comparison
 
