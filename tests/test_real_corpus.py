@@ -442,6 +442,8 @@ def test_workflow_on_real_corpus(archive, tmp_path):
     settings["datasets"]["real"] = {"role": "predict", "layout": "generic",
                                     "raw_dir": str(archive)}
     settings["scan"]["workers"] = 2
+    # Every real file through the decoders: predict mode's bound of files per volume off.
+    settings["predict"] = {**settings.get("predict", {}), "max_slices_per_volume": 0}
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
     targets = [f"results/real/{p}" for p in ("manifests/files.parquet", "manifests/rejects.parquet",
                                               "tensors/index.parquet", "tensors/rejects.parquet")]
