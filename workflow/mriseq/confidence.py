@@ -112,6 +112,8 @@ def subset_table(volumes: pd.DataFrame, subsets: pd.DataFrame | None, classes: S
     volumes; ``subsets`` maps ``volume_key`` to ``subset`` (semicolon-separated names)."""
     columns = ["subset", "n", "n_patients", "accuracy", "macro_f1", "macro_f1_ci_low",
                "macro_f1_ci_high", "balanced_accuracy"]
+    from mriseq.evaluate import _score
+
     if subsets is None or not len(volumes):
         return pd.DataFrame(columns=columns)
     named = volumes.merge(subsets[["volume_key", "subset"]], on="volume_key", how="left")
@@ -124,11 +126,8 @@ def subset_table(volumes: pd.DataFrame, subsets: pd.DataFrame | None, classes: S
         part = named[rows_in]
         if not len(part):
             continue
-        t = m.class_indices(part["y_true"], classes)
-        p = m.class_indices(part["y_pred_vote"], classes)
-        values = m.metrics_from_confusion(m.confusion_counts(t, p, len(classes)))
-        cis = m.bootstrap_intervals(t, p, part["patient_key"], len(classes), n_boot, confidence,
-                                    seed)
+        values, _, cis = _score(part["y_true"], part["y_pred_vote"], part["patient_key"],
+                                classes, n_boot, confidence, seed)
         rows.append({"subset": name, "n": int(len(part)),
                      "n_patients": int(part["patient_key"].nunique()),
                      "accuracy": values["accuracy"], "macro_f1": values["macro_f1"],

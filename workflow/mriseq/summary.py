@@ -28,22 +28,18 @@ def _metric_table(comparisons: dict[tuple[str, str], pd.DataFrame], datasets: Se
                   levels: Sequence[str]) -> list[str]:
     """Rows task × level, columns dataset × model (``models``: name -> title); '–' where a
     table or a value is missing."""
-    header = ["task"] + [f"{title} {d}" for d in datasets for title in models.values()]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for task in tasks:
-        for level in levels:
-            cells = [f"{task}, {level}"]
-            for dataset in datasets:
-                table = comparisons.get((dataset, task))
-                for model in models:
-                    value = None
-                    if table is not None:
-                        row = table[(table["model"] == model) & (table["level"] == level)]
-                        if len(row) and pd.notna(row[metric].iloc[0]):
-                            value = float(row[metric].iloc[0])
-                    cells.append("–" if value is None else f"{value:.3f}")
-            lines.append("| " + " | ".join(cells) + " |")
-    return lines
+    def cell(dataset, row_key, model):
+        task, level = row_key
+        table = comparisons.get((dataset, task))
+        if table is None:
+            return None
+        row = table[(table["model"] == model) & (table["level"] == level)]
+        if not len(row) or pd.isna(row[metric].iloc[0]):
+            return None
+        return f"{float(row[metric].iloc[0]):.3f}"
+
+    rows = {(task, level): f"{task}, {level}" for task in tasks for level in levels}
+    return _cell_table(cell, datasets, rows, models)
 
 
 def headline_markdown(comparison_paths: dict[tuple[str, str], str | os.PathLike],
@@ -76,12 +72,14 @@ def _sibling(comparison_paths, key, name: str) -> pd.DataFrame | None:
     return pd.read_csv(Path(path).with_name(f"{name}.csv"))
 
 
-def _cell_table(cells, datasets, tasks, models) -> list[str]:
-    """Rows task, columns dataset × model, ``cells(dataset, task, model)`` -> text or None."""
+def _cell_table(cells, datasets, rows, models) -> list[str]:
+    """Columns dataset × model; ``rows`` are the row keys (or a mapping key -> row label);
+    ``cells(dataset, key, model)`` -> text, or None for '–'."""
+    labels = rows if isinstance(rows, dict) else {key: key for key in rows}
     header = ["task"] + [f"{title} {d}" for d in datasets for title in models.values()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for task in tasks:
-        row = [task] + [cells(d, task, model) or "–" for d in datasets for model in models]
+    for key, label in labels.items():
+        row = [label] + [cells(d, key, model) or "–" for d in datasets for model in models]
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
