@@ -225,12 +225,17 @@ def main() -> int:
     parser.add_argument("--from", dest="demo", type=Path, default=REPO,
                         help="a directory holding a finished demo's results/ and resources/")
     parser.add_argument("--variants", default="earlier,current")
+    parser.add_argument("--no-curve", action="store_true",
+                        help="skip the accuracy of the bounds (when only the timing changed)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the variants' work directories (Snakemake logs, benchmarks)")
     parser.add_argument("--curve-only", action="store_true",
                         help="only the accuracy of the bounds on the demo's test sets")
     args = parser.parse_args()
     if not (args.demo / "results" / "models").is_dir():
         sys.exit(f"{args.demo / 'results' / 'models'} is missing: run make demo first.")
-    accuracy_curve(args.demo)
+    if not args.no_curve:
+        accuracy_curve(args.demo)
     if args.curve_only:
         return 0
     raw, n_series = archive(args.series, args.seed, args.cores)
@@ -264,7 +269,10 @@ def main() -> int:
         verdict = "met" if speed >= TARGET_SERIES_PER_S else "not met"
         print(f"\ncurrent / earlier: {ratio:.2f}x faster; {speed:.2f} series/s against the "
               f"target of {TARGET_SERIES_PER_S:g} ({verdict})")
-    shutil.rmtree(base, ignore_errors=True)
+    if args.keep:
+        print(f"work directories kept under {base}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
