@@ -112,8 +112,32 @@ def test_predict_without_splits_covers_every_slice_and_keeps_missing_labels(data
     index.loc[index.index[:5], "label_sequence"] = None
     index_path = tmp_path / "index.parquet"
     index.to_parquet(index_path, index=False)
-    table = predict_cnn(dataset["tensors"], str(index_path), [str(path)], task="sequence",
-                        classes=SEQUENCES, out_path=str(tmp_path / "p.parquet"))
+    table = predict_cnn(dataset["tensors"], str(index_path), [str(path)],
+                        tasks={"sequence": SEQUENCES})["sequence"]
     assert len(table) == len(index) and (table["fold"] == 3).all()
     assert table["y_true"].isna().sum() == 5
     assert set(table["y_pred"]) <= set(SEQUENCES)
+
+
+def test_multi_task_models_predict_every_task_alike_in_one_graph_and_one_by_one(dataset,
+                                                                                tmp_path):
+    """Fold models with a head per task: one call gives every task's table, the same whether
+    the folds share one graph or run one after another."""
+    from mriseq.cnn import build_cnn
+
+    tasks = {"sequence": SEQUENCES, "contrast": ["pre", "post"]}
+    paths = []
+    for fold in (0, 1):
+        model = build_cnn(32, {task: len(classes) for task, classes in tasks.items()},
+                          {"filters": [4], "dense_units": 4, "dropout": 0.0}, seed=fold)
+        paths.append(str(tmp_path / f"fold{fold}/model.keras"))
+        (tmp_path / f"fold{fold}").mkdir()
+        model.save(paths[-1])
+    together = predict_cnn(dataset["tensors"], dataset["index"], paths, tasks=tasks,
+                           batch_size=7)
+    apart = predict_cnn(dataset["tensors"], dataset["index"], paths, tasks=tasks,
+                        fold_graph=False)
+    for task, classes in tasks.items():
+        assert len(together[task]) == 2 * len(dataset["index_frame"])
+        assert set(together[task]["y_pred"]) <= set(classes)
+        pd.testing.assert_frame_equal(together[task], apart[task], atol=1e-5)

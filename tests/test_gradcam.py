@@ -82,6 +82,23 @@ def test_gradcam_runs_on_the_workflow_cnn():
     assert maps.min() >= 0 and maps.max() <= 1
 
 
+def test_gradcam_grid_explains_a_multi_task_cnn_through_the_tasks_head(tmp_path):
+    from mriseq.cnn import build_cnn
+
+    model = build_cnn(32, {"sequence": 3, "contrast": 2},
+                      {"filters": [4, 8], "dense_units": 8, "dropout": 0.1}, seed=0)
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "s000.npy",
+            np.random.default_rng(0).integers(0, 255, (2, 32, 32)).astype(np.uint8))
+    pd.DataFrame({"shard": "s000", "row": [0, 1], "series_key": ["x", "y"], "slice_index": 0,
+                  "fold": 0, "y_true": ["pre", "post"]}).to_parquet(tmp_path / "p.parquet")
+    table = gc.gradcam_grid(tmp_path / "model.keras", [str(tmp_path / "s000.npy")],
+                            str(tmp_path / "p.parquet"), ["pre", "post"], 1, 0,
+                            str(tmp_path / "g.png"), str(tmp_path / "g.csv"), dpi=40,
+                            task="contrast")
+    assert set(table["y_pred"]) <= {"pre", "post"} and len(table) == 2
+
+
 def test_choose_slices_per_class_middle_slice():
     rows = []
     for s, cls in enumerate(["a", "a", "a", "b"]):

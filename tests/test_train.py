@@ -80,14 +80,21 @@ def test_metrics_macro_f1():
     assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
 
 
+def _task_files(out):
+    return {name: str(out / file) for name, file in
+            (("history", "history.csv"), ("val_metrics", "val_metrics.json"),
+             ("curve", "curve.png"), ("metadata", "metadata.json"),
+             ("val_predictions", "val_predictions.parquet"))}
+
+
 def _train(dataset, out, fold=0, seed=3, train=TRAIN_CONFIG):
-    paths = {name: str(out / name) for name in
-             ("model.keras", "history.csv", "val_metrics.json", "curve.png", "metadata.json")}
-    meta = train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
-                     classes=CLASSES, fold=fold, seed=seed, train=train,
-                     out_model=paths["model.keras"], out_history=paths["history.csv"],
-                     out_val_metrics=paths["val_metrics.json"], out_curve=paths["curve.png"],
-                     out_metadata=paths["metadata.json"])
+    files = _task_files(out)
+    meta = train_cnn(dataset["tensors"], dataset["index"], dataset["splits"],
+                     tasks={"sequence": CLASSES}, fold=fold, seed=seed, train=train,
+                     out_model=str(out / "model.keras"), outputs={"sequence": files})["sequence"]
+    paths = {"model.keras": str(out / "model.keras"), "history.csv": files["history"],
+             "val_metrics.json": files["val_metrics"], "curve.png": files["curve"],
+             "metadata.json": files["metadata"]}
     return meta, paths
 
 
@@ -124,13 +131,61 @@ def test_cnn_learns_the_fabricated_sequences(dataset, tmp_path):
               "learning_rate": 0.01,
               "architecture": {"filters": [8, 16], "dense_units": 16, "dropout": 0.1}}
     out = tmp_path / "m"
-    train_cnn(dataset["tensors"], dataset["index"], dataset["splits"], task="sequence",
-              classes=SEQUENCES, fold=1, seed=0, train=config,
-              out_model=str(out / "m.keras"), out_history=str(out / "h.csv"),
-              out_val_metrics=str(out / "v.json"), out_curve=str(out / "c.png"),
-              out_metadata=str(out / "meta.json"))
-    metrics = json.loads((out / "v.json").read_text())
+    train_cnn(dataset["tensors"], dataset["index"], dataset["splits"],
+              tasks={"sequence": SEQUENCES}, fold=1, seed=0, train=config,
+              out_model=str(out / "m.keras"), outputs={"sequence": _task_files(out)})
+    metrics = json.loads((out / "val_metrics.json").read_text())
     assert metrics["accuracy"] >= 0.9, metrics
+
+
+def test_multi_task_cnn_learns_every_task_with_one_network(dataset, tmp_path):
+    """One network with a head per task: every task learns the fabricated signal, each task's
+    files are written under its own names, and a slice without a task's label does not enter
+    that head's loss (its weight is 0)."""
+    index = dataset["index_frame"].copy()
+    # Half of the slices lose their contrast label: the other heads still train on them.
+    index.loc[index.index % 2 == 0, "label_contrast"] = None
+    index_path = tmp_path / "index.parquet"
+    index.to_parquet(index_path, index=False)
+    config = {**TRAIN_CONFIG, "epochs": 25, "patience": 25, "max_slices_per_series": 0,
+              "learning_rate": 0.01,
+              "architecture": {"filters": [8, 16], "dense_units": 16, "dropout": 0.1}}
+    tasks = {"sequence": SEQUENCES, "orientation": ["axial", "coronal", "sagittal", "oblique"],
+             "contrast": ["pre", "post"]}
+    outputs = {task: _task_files(tmp_path / task) for task in tasks}
+    written = train_cnn(dataset["tensors"], str(index_path), dataset["splits"], tasks=tasks,
+                        fold=1, seed=0, train=config, out_model=str(tmp_path / "model.keras"),
+                        outputs=outputs)
+    import keras
+
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert len(model.outputs) == 3
+    assert [layer.name for layer in model.layers[-3:]] == list(tasks)
+    for task in tasks:
+        metrics = json.loads(open(outputs[task]["val_metrics"]).read())
+        assert metrics["task"] == task and metrics["accuracy"] >= 0.9, (task, metrics)
+        history = pd.read_csv(outputs[task]["history"])
+        assert {"loss", "val_loss", "accuracy", "val_accuracy", "total_loss"} <= set(history)
+        assert written[task]["tasks_of_network"] == list(tasks)
+        predictions = pd.read_parquet(outputs[task]["val_predictions"])
+        assert predictions["y_true"].notna().all()
+    assert written["contrast"]["train_slices"] < written["sequence"]["train_slices"]
+    assert written["contrast"]["val_slices"] == len(pd.read_parquet(
+        outputs["contrast"]["val_predictions"])) < written["sequence"]["val_slices"]
+
+
+def test_a_slice_without_a_tasks_label_weighs_nothing_in_that_head(dataset):
+    from mriseq.tfdata import training_dataset
+
+    tensors = open_tensors(dataset["tensors"], dataset["index"])
+    labels = {"sequence": np.array([0, 1, 2, 3]), "contrast": np.array([1, -1, 0, -1])}
+    weights = {"sequence": np.array([1, 2, 3, 4], np.float32), "contrast": None}
+    batches = training_dataset(tensors, np.array([[0, 1, 2, 3]]), labels,
+                               {"sequence": 4, "contrast": 2}, 4, weights)
+    _, targets, sample_weights = next(iter(batches))
+    np.testing.assert_array_equal(sample_weights[0].numpy(), [1, 2, 3, 4])
+    np.testing.assert_array_equal(sample_weights[1].numpy(), [1, 0, 1, 0])
+    np.testing.assert_array_equal(targets[1].numpy().argmax(axis=1), [1, 0, 0, 0])
 
 
 def test_best_epoch_is_chosen_after_the_warm_up():

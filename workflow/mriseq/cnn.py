@@ -28,13 +28,17 @@ Architecture (``build_cnn``), for a ``size × size × 1`` uint8 slice (128 × 12
 7. Global average and global max pooling of the last block (mean response and strongest local
    response), concatenated with the histogram → dropout → a ``dense_units`` ReLU layer → dropout
    → softmax over the classes (kept in float32 under mixed precision so the loss is computed in
-   full precision).
+   full precision). The workflow's CNN has one such head per task on one trunk (a multi-task
+   network, ``train.heads: shared``): one pass per slice serves the three tasks, and the tasks
+   share what they learn of the image (make bench-predict and the README compare it with one
+   network per task).
 
 TensorFlow/Keras are imported inside the functions: importing this module is cheap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # Batch-norm running statistics follow the weights within tens of steps (Keras' default 0.99 needs
@@ -45,13 +49,17 @@ BN_MOMENTUM = 0.9
 
 def build_cnn(
     size: int,
-    n_classes: int,
+    n_classes: int | Mapping[str, int],
     architecture: dict[str, Any] | None = None,
     augmentation: dict[str, float] | None = None,
     seed: int = 0,
 ):
     """A compiled-ready (not compiled) ``keras.Model`` mapping ``(batch, size, size, 1)`` uint8 or
-    float input to class probabilities. ``seed`` seeds the augmentation layers."""
+    float input to class probabilities. ``seed`` seeds the augmentation layers.
+
+    ``n_classes`` a mapping (task -> number of classes): one softmax head per task on the shared
+    trunk, each named after its task, the outputs in the mapping's order (a multi-task network:
+    one pass per slice serves every task)."""
     import keras
     from keras import layers
 
@@ -92,8 +100,12 @@ def build_cnn(
     x = layers.Dropout(arch["dropout"], seed=seed, name="dropout_pooled")(x)
     x = layers.Dense(arch["dense_units"], activation="relu", name="dense")(x)
     x = layers.Dropout(arch["dropout"], seed=seed + 1, name="dropout_dense")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32",
-                           name="probabilities")(x)
+    if isinstance(n_classes, Mapping):
+        outputs = [layers.Dense(n, activation="softmax", dtype="float32", name=task)(x)
+                   for task, n in n_classes.items()]
+    else:
+        outputs = layers.Dense(n_classes, activation="softmax", dtype="float32",
+                               name="probabilities")(x)
     return keras.Model(inputs, outputs, name="mriseq_cnn")
 
 
@@ -162,10 +174,15 @@ def compile_cnn(model, learning_rate: float, total_steps: int = 0) -> None:
     rate = learning_rate
     if total_steps > 0:
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    heads = len(model.outputs)
+    # With a head per task the loss is the sum of the heads' (each weighted per sample); Keras
+    # then logs each head's as <task>_loss and <task>_accuracy.
+    losses = [keras.losses.CategoricalCrossentropy() for _ in range(heads)]
+    metrics = [[keras.metrics.CategoricalAccuracy(name="accuracy")] for _ in range(heads)]
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
-        loss=keras.losses.CategoricalCrossentropy(),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        loss=losses[0] if heads == 1 else losses,
+        metrics=metrics[0] if heads == 1 else metrics,
     )
 
 

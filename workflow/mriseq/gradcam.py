@@ -122,10 +122,12 @@ def choose_slices(predictions: pd.DataFrame, classes: Sequence[str], per_class: 
 
 def gradcam_grid(model_path: str | os.PathLike, tensor_paths: Sequence[str], predictions_path: str,
                  classes: Sequence[str], per_class: int, seed: int, out_png: str,
-                 out_table: str, dpi: int = 120, title: str = "") -> pd.DataFrame:
+                 out_table: str, dpi: int = 120, title: str = "",
+                 task: str | None = None) -> pd.DataFrame:
     """Explain ``per_class`` test slices per class with one fold model and save the grid figure
     (image with the heatmap overlaid; title: reference / predicted class and its probability)
-    plus a table of the explained slices."""
+    plus a table of the explained slices. A multi-task model is explained through ``task``'s
+    head."""
     import keras
 
     from mriseq.io import atomic_path, write_csv
@@ -138,6 +140,8 @@ def gradcam_grid(model_path: str | os.PathLike, tensor_paths: Sequence[str], pre
                        for s, r in zip(chosen["shard"], chosen["row"], strict=True)]) \
         if len(chosen) else np.zeros((0, 1, 1), dtype=np.float32)
     model = keras.models.load_model(model_path, compile=False)
+    if len(model.outputs) > 1:  # a head per task: the task's head on the shared trunk
+        model = keras.Model(model.inputs, model.get_layer(task).output)
     if len(chosen):
         maps, probs = gradcam(model, images)
         chosen["y_pred"] = np.asarray(classes)[probs.argmax(axis=1)]

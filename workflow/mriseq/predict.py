@@ -10,6 +10,7 @@ datasets every slice. One job loops over the folds so TensorFlow starts once per
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -67,13 +68,16 @@ def combine_tables(tables: list[pd.DataFrame], classes: list[str]) -> pd.DataFra
     return pd.concat(tables, ignore_index=True)
 
 
-def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str], *, task: str,
-                classes: list[str], out_path: str | None, splits_path: str | None = None,
+def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str], *,
+                tasks: Mapping[str, list[str]], splits_path: str | None = None,
                 batch_size: int = 128, threads: int = 1,
-                fold_graph: bool = True) -> pd.DataFrame:
-    """Run every fold's ``model.keras`` over the dataset's slices and write the predictions.
-    ``fold_graph`` False runs the folds one after another, as before they shared a graph (kept
-    for make bench-predict's comparison)."""
+                fold_graph: bool = True) -> dict[str, pd.DataFrame]:
+    """Run every fold's ``model.keras`` over the dataset's slices: task -> its predictions.
+
+    ``tasks`` (task -> classes) are the heads of the models: every task with multi-task
+    networks (one pass per slice serves all), one task with single-task ones. ``fold_graph``
+    False runs the folds one after another, as before they shared a graph (kept for make
+    bench-predict's comparison)."""
     from mriseq.cnn import configure_runtime
 
     configure_runtime(threads, 0)
@@ -84,7 +88,8 @@ def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str]
     paths = sorted(model_paths, key=fold_of)
     folds = [fold_of(path) for path in paths]
     models = [keras.models.load_model(path) for path in paths]
-    if len(positions) and models and not fold_graph:
+    heads = len(tasks)
+    if len(positions) and models and (not fold_graph or len(models) == 1):
         outputs = [model.predict(inference_dataset(tensors, positions, batch_size), verbose=0)
                    for model in models]
     elif len(positions) and models:
@@ -95,18 +100,20 @@ def predict_cnn(tensor_paths: list[str], index_path: str, model_paths: list[str]
         inputs = keras.Input(shape=tuple(models[0].inputs[0].shape[1:]))
         together = keras.Model(inputs, [model(inputs) for model in models])
         outputs = together.predict(inference_dataset(tensors, positions, batch_size), verbose=0)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
     else:
-        outputs = [np.zeros((0, len(classes)), np.float32) for _ in models]
-    tables = [prediction_table(tensors.index, positions, fold, task, classes, probabilities)
-              for fold, probabilities in zip(folds, outputs, strict=True)]
-    log.info("cnn %s: %d slices predicted by folds %s (batches of %d)", task, len(positions),
-             folds, batch_size)
+        empty = [np.zeros((0, len(classes)), np.float32) for classes in tasks.values()]
+        outputs = [empty if heads > 1 else empty[0] for _ in models]
+    # Per fold model: one array per head, in the order of ``tasks``.
+    outputs = [list(output) if heads > 1 else [output] for output in outputs]
+    tables = {}
+    for head, (task, classes) in enumerate(tasks.items()):
+        tables[task] = combine_tables(
+            [prediction_table(tensors.index, positions, fold, task, classes, output[head])
+             for fold, output in zip(folds, outputs, strict=True)], classes)
+    log.info("cnn %s: %d slices predicted by folds %s (batches of %d)", ", ".join(tasks),
+             len(positions), folds, batch_size)
     keras.backend.clear_session()
-    table = combine_tables(tables, classes)
-    if out_path:
-        io.write_parquet(table, out_path)
-    return table
+    return tables
 
 
 def predict_baseline(features_path: str, index_path: str, model_paths: list[str], *, task: str,

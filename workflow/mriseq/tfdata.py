@@ -9,6 +9,7 @@ in parallel with training and prefetched, so the accelerator never waits on Pyth
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,20 +149,24 @@ def dihedral(images: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def training_dataset(tensors: ShardTensors, samples: np.ndarray, labels: np.ndarray,
-                     n_classes: int, batch_size: int, class_weights: np.ndarray | None = None,
+def training_dataset(tensors: ShardTensors, samples: np.ndarray,
+                     labels: np.ndarray | Mapping[str, np.ndarray],
+                     n_classes: int | Mapping[str, int], batch_size: int,
+                     class_weights: np.ndarray | Mapping[str, np.ndarray | None] | None = None,
                      symmetries: np.ndarray | None = None):
     """A tf.data pipeline over ``samples`` (``(epochs, n)`` positions): per epoch batches of
     (slice ``(b, s, s, 1)`` uint8, one-hot target, sample weight), gathered from the memory maps in
     parallel and prefetched. Yields exactly ``epochs × ceil(n / batch_size)`` batches.
     ``symmetries`` (same shape, codes 0–7 of :func:`dihedral`) turns or mirrors each drawn slice;
-    drawn up front from the job's seed, so training stays deterministic."""
+    drawn up front from the job's seed, so training stays deterministic.
+
+    With ``labels``, ``n_classes`` and ``class_weights`` mappings (task -> …, a network with a
+    head per task), targets and weights are tuples in the mapping's order; a slice without a
+    task's label weighs 0 in that head's loss."""
     import tensorflow as tf
 
     size = tensors.size
-    weights = np.ones(n_classes, np.float32) if class_weights is None else class_weights
-    label_table = tf.constant(np.maximum(labels, 0).astype(np.int32))
-    weight_table = tf.constant(weights.astype(np.float32))
+    heads = _heads(labels, n_classes, class_weights)
     codes = np.zeros_like(samples, dtype=np.int8) if symmetries is None else symmetries
 
     def read(positions, batch_codes):
@@ -171,8 +176,8 @@ def training_dataset(tensors: ShardTensors, samples: np.ndarray, labels: np.ndar
     def load(positions, batch_codes):
         images = tf.numpy_function(read, [positions, batch_codes], tf.uint8, stateful=False)
         images = tf.reshape(images, [-1, size, size, 1])
-        classes = tf.gather(label_table, positions)
-        return images, tf.one_hot(classes, n_classes), tf.gather(weight_table, classes)
+        targets, weights = _targets(heads, positions, weighted=True)
+        return images, targets, weights
 
     per_epoch = tf.data.Dataset.from_tensor_slices((samples, codes.astype(np.int8)))
     batches = per_epoch.flat_map(
@@ -185,14 +190,52 @@ def training_dataset(tensors: ShardTensors, samples: np.ndarray, labels: np.ndar
     )
 
 
+def _heads(labels, n_classes, class_weights) -> tuple[bool, list[tuple]]:
+    """(several heads?, per head: label table, class count, weight table, labelled mask)."""
+    import tensorflow as tf
+
+    several = isinstance(labels, Mapping)
+    tasks = list(labels) if several else [None]
+    heads = []
+    for task in tasks:
+        head_labels = np.asarray(labels[task] if several else labels)
+        count = int(n_classes[task] if several else n_classes)
+        weights = (class_weights or {}).get(task) if several else class_weights
+        weights = np.ones(count, np.float32) if weights is None else np.asarray(weights)
+        heads.append((tf.constant(np.maximum(head_labels, 0).astype(np.int32)), count,
+                      tf.constant(weights.astype(np.float32)),
+                      tf.constant((head_labels >= 0).astype(np.float32))))
+    return several, heads
+
+
+def _targets(heads, positions, weighted: bool):
+    """One-hot targets and sample weights of ``positions`` for every head (tuples with several
+    heads, else the one head's tensors)."""
+    import tensorflow as tf
+
+    several, table = heads
+    targets, weights = [], []
+    for labels, count, class_weight, labelled in table:
+        classes = tf.gather(labels, positions)
+        targets.append(tf.one_hot(classes, count))
+        weight = tf.gather(labelled, positions)
+        weights.append(weight * tf.gather(class_weight, classes) if weighted else weight)
+    if several:
+        return tuple(targets), tuple(weights)
+    return targets[0], weights[0]
+
+
 def inference_dataset(tensors: ShardTensors, positions: np.ndarray, batch_size: int,
-                      labels: np.ndarray | None = None, n_classes: int = 0):
+                      labels: np.ndarray | Mapping[str, np.ndarray] | None = None,
+                      n_classes: int | Mapping[str, int] = 0):
     """Batches of slices for ``positions`` in order (validation, prediction); with ``labels``
-    each batch is (slices, one-hot target) as Keras expects for validation data."""
+    each batch is (slices, one-hot target) as Keras expects for validation data, or with
+    mappings (a head per task) (slices, targets, weights): tuples in the mapping's order, a
+    slice without a task's label weighing 0 in that head's loss."""
     import tensorflow as tf
 
     size = tensors.size
-    label_table = None if labels is None else tf.constant(np.maximum(labels, 0).astype(np.int32))
+    heads = None if labels is None else _heads(labels, n_classes, None)
 
     def read(batch_positions):
         return tensors.gather(batch_positions)
@@ -200,9 +243,10 @@ def inference_dataset(tensors: ShardTensors, positions: np.ndarray, batch_size: 
     def load(batch_positions):
         images = tf.numpy_function(read, [batch_positions], tf.uint8, stateful=False)
         images = tf.reshape(images, [-1, size, size, 1])
-        if label_table is None:
+        if heads is None:
             return images
-        return images, tf.one_hot(tf.gather(label_table, batch_positions), n_classes)
+        targets, weights = _targets(heads, batch_positions, weighted=False)
+        return (images, targets, weights) if heads[0] else (images, targets)
 
     return (
         tf.data.Dataset.from_tensor_slices(np.asarray(positions, dtype=np.int64))

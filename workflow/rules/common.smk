@@ -115,6 +115,19 @@ def family_data(family, dataset):
     return {"features": f"results/{dataset}/features/{family.features}.parquet"}
 
 
+def multi_task(family):
+    """Whether ``family``'s fold model has a head per task: then one job per fold trains it,
+    and one job per dataset predicts every task with it."""
+    return family.multi_task(config)
+
+
+def family_classes(family):
+    """The classes param of ``family``'s jobs: the task's, or task -> classes of every task."""
+    if multi_task(family):
+        return {task: config["taxonomy"][task] for task in TASKS}
+    return task_classes
+
+
 def family_resources(family, stage):
     """Memory and runtime of ``family``'s jobs; a GPU request (with CPUs per GPU) if it uses one."""
     mem = family.train_mem_mb if stage == "train" else family.predict_mem_mb

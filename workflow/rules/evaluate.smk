@@ -183,7 +183,7 @@ rule plot_learning_curves:
 
 rule gradcam:
     input:
-        model=f"results/models/cnn/{{task}}/fold{GRADCAM_FOLD}/model.keras",
+        model=gradcam_model,
         tensors=dataset_tensor_files,
         predictions="results/{dataset}/predictions/cnn/{task}.parquet",
     output:

@@ -1,6 +1,7 @@
 # Slice-level predictions of every fold model of every family on every dataset (CONTRACTS.md,
 # Predictions). One job per dataset × family × task loops over the folds (TensorFlow starts once
-# per job); one rule per family, generated from the registry.
+# per job); a multi-task family's one job per dataset predicts every task in one pass per slice.
+# One rule per family, generated from the registry.
 
 
 include: "helpers/predict.smk"
@@ -14,11 +15,11 @@ for family in MODEL_FAMILIES.values():
         input:
             unpack(prediction_inputs(family)),
         output:
-            f"results/{{dataset}}/predictions/{family.name}/{{task}}.parquet",
+            **prediction_outputs(family),
         log:
-            f"logs/{{dataset}}/predictions/{family.name}/{{task}}.log",
+            f"logs/{{dataset}}/predictions/{prediction_job(family)}.log",
         benchmark:
-            f"benchmarks/{{dataset}}/predictions/{family.name}/{{task}}.tsv"
+            f"benchmarks/{{dataset}}/predictions/{prediction_job(family)}.tsv"
         conda:
             f"../../envs/{family.env}.yaml"
         threads: 1
@@ -26,7 +27,7 @@ for family in MODEL_FAMILIES.values():
             **family_resources(family, "predict"),
         params:
             family=FAMILY_ENTRIES[family.name],
-            classes=task_classes,
+            classes=family_classes(family),
             settings=canonical(family.settings(config)),
             inference={
                 "batch_size": config["predict"]["batch_size"],

@@ -1,6 +1,7 @@
-# Per-fold training of every model family (mriseq.models), one job per {task}×{fold}: one rule
-# per family, generated from the registry (README "Training"). GPU families declare gpu=1 for
-# cluster executors and run on the CPU when no GPU is visible.
+# Per-fold training of every model family (mriseq.models), one job per {task}×{fold} (per fold
+# for a multi-task family: the CNN with train.heads shared): one rule per family, generated from
+# the registry (README "Training"). GPU families declare gpu=1 for cluster executors and run on
+# the CPU when no GPU is visible.
 
 
 include: "helpers/train.smk"
@@ -16,9 +17,9 @@ for family in MODEL_FAMILIES.values():
         output:
             **fold_model_outputs(family),
         log:
-            f"logs/models/{family.name}/{{task}}/fold{{fold}}.log",
+            f"logs/models/{family.name}/{task_wildcard(family)}.log",
         benchmark:
-            f"benchmarks/models/{family.name}/{{task}}/fold{{fold}}.tsv"
+            f"benchmarks/models/{family.name}/{task_wildcard(family)}.tsv"
         conda:
             f"../../envs/{family.env}.yaml"
         # One core per job keeps two trainings running side by side on a 2-core machine; a
@@ -28,7 +29,7 @@ for family in MODEL_FAMILIES.values():
             **family_resources(family, "train"),
         params:
             family=FAMILY_ENTRIES[family.name],
-            classes=task_classes,
+            classes=family_classes(family),
             settings=canonical(family.settings(config)),
             seed=config["seed"],
             training_data=training_data(),

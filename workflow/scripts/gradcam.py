@@ -13,6 +13,7 @@ with log_to(snakemake.log[0]):
         out_png=snakemake.output.figure,
         out_table=snakemake.output.table,
         dpi=snakemake.params.dpi,
+        task=snakemake.wildcards.task,
         title=f"{snakemake.wildcards.dataset} · {snakemake.wildcards.task} · Grad-CAM "
         f"(fold {snakemake.params.fold} model)",
     )

@@ -31,6 +31,11 @@ FAMILY_MODULES: dict[str, str] = {
 }
 
 
+def single_task(config: Mapping[str, Any]) -> bool:
+    """The default of :attr:`ModelFamily.multi_task`: a fold model per task."""
+    return False
+
+
 @dataclass(frozen=True)
 class ModelFamily:
     name: str  # results/models/{name}/…, results/{dataset}/predictions/{name}/…
@@ -52,6 +57,11 @@ class ModelFamily:
     # Families whose fold predictions this one reads (a stacked model): their validation
     # predictions and calibrations to train, their predictions of the dataset to predict.
     stacks: tuple[str, ...] = ()
+    # config -> whether a fold model has a head per task (one network serves every task): then
+    # one job per fold trains it and one job per dataset predicts every task with it; train and
+    # predict take ``tasks`` (task -> classes) instead of ``task`` and ``classes``, the outputs
+    # and the predictions are keyed by task.
+    multi_task: Callable[[Mapping[str, Any]], bool] = field(default=single_task)
     gpu: bool = False  # jobs ask a cluster for a GPU (and run on the CPU without one)
     train_mem_mb: int = 4000
     predict_mem_mb: int = 4000

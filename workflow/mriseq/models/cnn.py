@@ -1,8 +1,11 @@
 """The slice CNN (``mriseq.cnn`` architecture, ``mriseq.train`` recipe) as a model family.
 
-Reads the memory-mapped slice tensors; writes ``model.keras`` plus the training history and the
-learning-curve plot per fold; GPU-ready (a cluster gives its jobs a GPU; without one it runs on
-the CPU). Its settings are the config's ``train`` section without the task and family lists.
+Reads the memory-mapped slice tensors; GPU-ready (a cluster gives its jobs a GPU; without one it
+runs on the CPU). Its settings are the config's ``train`` section without the task and family
+lists. With ``train.heads: shared`` (the default) a fold model is one network with a head per
+task: one training job per fold, one prediction job per dataset, one pass per slice for the
+three tasks. With ``per_task`` each task has its own network per fold (three passes per slice).
+A fold writes the model plus per task the training history and the learning-curve plot.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from typing import Any
 
 from mriseq.models import ModelFamily
 
+# Per task and fold, besides the common outputs (mriseq.models).
+PER_TASK_FILES = {"history": "history.csv", "curve": "learning_curve.png"}
+
 
 def settings(config) -> dict[str, Any]:
     # Not the task and family lists: adding either must not retrain these models.
@@ -18,29 +24,42 @@ def settings(config) -> dict[str, Any]:
             if key not in ("tasks", "models")}
 
 
-def train(inputs, outputs, *, task, fold, classes, seed, settings, threads) -> dict[str, Any]:
+def multi_task(config) -> bool:
+    return config["train"]["heads"] == "shared"
+
+
+def _task_outputs(outputs, tasks):
+    """The per-task output names of a fold job: plain names for one task's job, ``<name>_<task>``
+    for a multi-task job."""
+    names = ("history", "curve", "val_metrics", "metadata", "val_predictions")
+    if len(tasks) == 1 and "history" in outputs:
+        return {task: {name: outputs.get(name) for name in names} for task in tasks}
+    return {task: {name: outputs.get(f"{name}_{task}") for name in names} for task in tasks}
+
+
+def train(inputs, outputs, *, fold, seed, settings, threads, task=None, classes=None,
+          tasks=None) -> dict[str, Any]:
     from mriseq.train import train_cnn
 
-    return train_cnn(list(inputs["tensors"]), inputs["index"], inputs["splits"], task=task,
-                     classes=classes, fold=fold, seed=seed, train=dict(settings),
-                     out_model=outputs["model"], out_history=outputs["history"],
-                     out_val_metrics=outputs["val_metrics"], out_curve=outputs["curve"],
-                     out_metadata=outputs["metadata"],
-                     out_val_predictions=outputs.get("val_predictions"), threads=threads)
+    tasks = dict(tasks) if tasks is not None else {task: list(classes)}
+    return train_cnn(list(inputs["tensors"]), inputs["index"], inputs["splits"], tasks=tasks,
+                     fold=fold, seed=seed, train=dict(settings), out_model=outputs["model"],
+                     outputs=_task_outputs(outputs, tasks), threads=threads)
 
 
-def predict(inputs, out_path, *, task, classes, settings, threads):
+def predict(inputs, out_path, *, settings, threads, task=None, classes=None, tasks=None):
     from mriseq.predict import predict_cnn
 
-    return predict_cnn(list(inputs["tensors"]), inputs["index"], list(inputs["models"]),
-                       task=task, classes=classes, out_path=out_path,
-                       splits_path=inputs.get("splits") or None,
-                       batch_size=int(settings["batch_size"]), threads=threads,
-                       fold_graph=bool(settings.get("fold_graph", True)))
+    tables = predict_cnn(list(inputs["tensors"]), inputs["index"], list(inputs["models"]),
+                         tasks=dict(tasks) if tasks is not None else {task: list(classes)},
+                         splits_path=inputs.get("splits") or None,
+                         batch_size=int(settings["batch_size"]), threads=threads,
+                         fold_graph=bool(settings.get("fold_graph", True)))
+    return tables if tasks is not None else tables[task]
 
 
 FAMILY = ModelFamily(
     name="cnn", title="CNN", artefact="model.keras", env="tensorflow", features=None,
-    settings=settings, train=train, predict=predict,
-    extra_outputs={"history": "history.csv", "curve": "learning_curve.png"}, gpu=True,
+    settings=settings, train=train, predict=predict, extra_outputs=PER_TASK_FILES,
+    multi_task=multi_task, gpu=True,
 )

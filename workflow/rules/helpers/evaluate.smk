@@ -29,6 +29,11 @@ def evaluation_inputs(wildcards):
     return inputs
 
 
+def gradcam_model(wildcards):
+    """The CNN fold model Grad-CAM explains (a multi-task model through the task's head)."""
+    return fold_model_path(MODEL_FAMILIES["cnn"], wildcards.task, GRADCAM_FOLD)
+
+
 def abstention_threshold(wildcards):
     """The task's confidence threshold below which a volume is called uncertain."""
     return config["evaluate"]["abstain_below"][wildcards.task]

@@ -2,18 +2,42 @@
 # kept apart from the rules because a Snakefile mixing rules and functions fails --lint.
 
 
+def task_wildcard(family):
+    """The job-level wildcards of ``family``'s fold jobs: {task}/fold{fold}, or fold{fold}
+    for a multi-task family."""
+    return "fold{fold}" if multi_task(family) else "{task}/fold{fold}"
+
+
 def fold_model_outputs(family):
     """What one fold job of ``family`` writes: its artefact, validation metrics and predictions,
     the temperature fitted on them, metadata and the family's extra files, under
-    results/models/{family}/{task}/fold{fold}/."""
-    base = f"results/models/{family.name}/{{task}}/fold{{fold}}"
-    files = {"model": family.artefact, "val_metrics": "val_metrics.json"}
+    results/models/{family}/{task}/fold{fold}/; a multi-task family writes one artefact
+    (results/models/{family}/fold{fold}/) and the rest per task, named <name>_<task>."""
+    base = f"results/models/{family.name}"
+    files = {"val_metrics": "val_metrics.json"}
     files |= {
         "val_predictions": "val_predictions.parquet",
         "calibration": "calibration.json",
     }
     files |= {"metadata": "metadata.json", **family.extra_outputs}
-    return {name: f"{base}/{file}" for name, file in files.items()}
+    if not multi_task(family):
+        folder = f"{base}/{{task}}/fold{{fold}}"
+        return {"model": f"{folder}/{family.artefact}"} | {
+            name: f"{folder}/{file}" for name, file in files.items()
+        }
+    outputs = {"model": f"{base}/fold{{fold}}/{family.artefact}"}
+    for task in TASKS:
+        outputs |= {
+            f"{name}_{task}": f"{base}/{task}/fold{{fold}}/{file}"
+            for name, file in files.items()
+        }
+    return outputs
+
+
+def fold_model_path(family, task, fold):
+    """The model file of one fold of ``family`` for ``task`` (a multi-task model serves every
+    task)."""
+    return fold_model_outputs(family)["model"].format(task=task, fold=fold)
 
 
 def training_inputs(family):
@@ -42,10 +66,11 @@ def training_inputs(family):
 
 
 def train_targets():
-    return [
+    paths = [
         path
         for family in MODEL_FAMILIES.values()
         for path in expand(
             list(fold_model_outputs(family).values()), task=TASKS, fold=FOLDS
         )
     ]
+    return list(dict.fromkeys(paths))  # a multi-task model is every task's
