@@ -1,9 +1,9 @@
 """Integration: the train, baseline and predict rules on the tiny config (config/test.yaml).
 
-Runs the real upstream stages once, trains the contrast CNN, header forest and fusion forest (on
-the CNN's out-of-fold predictions) on both folds, predicts the held-out test set, then retrains
-one fold and checks that the same seed gives the identical validation metrics and history on the
-CPU.
+Runs the real upstream stages once, trains the CNN (one network per fold, a head per task), the
+contrast header forest and fusion forest (on the CNN's out-of-fold predictions) on both folds,
+predicts the held-out test set, then retrains one fold and checks that the same seed gives the
+identical validation metrics and history on the CPU.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ def trained(tiny_cohorts, tmp_path_factory):
 
 def test_models_and_predictions_follow_the_contract(trained):
     common = ["val_metrics.json", "val_predictions.parquet", "calibration.json", "metadata.json"]
-    for model, files in {"cnn": ["model.keras", "history.csv", "learning_curve.png", *common],
+    for fold in (0, 1):  # the multi-task CNN: one model per fold, every task's files
+        assert (trained / f"results/models/cnn/fold{fold}/model.keras").is_file()
+        for task in ("sequence", "orientation"):
+            assert (trained / f"results/models/cnn/{task}/fold{fold}/calibration.json").is_file()
+    for model, files in {"cnn": ["history.csv", "learning_curve.png", *common],
                          "header_rf": ["model.joblib", *common],
                          "fusion": ["model.joblib", *common]}.items():
         for fold in (0, 1):
@@ -44,9 +48,10 @@ def test_models_and_predictions_follow_the_contract(trained):
     meta = json.loads((trained / FOLD0 / "metadata.json").read_text())
     assert meta["device"]["type"] == "CPU" and "host" not in meta
     assert "images_per_second" not in meta and "training_seconds" not in meta  # in the log
-    fold_log = (trained / "logs/models/cnn/contrast/fold0.log").read_text()
+    assert meta["tasks_of_network"] == ["sequence", "orientation", "contrast"]
+    fold_log = (trained / "logs/models/cnn/fold0.log").read_text()
     assert fold_log.count("done in") == 1 and "images/s" in fold_log
-    assert (trained / "benchmarks/models/cnn/contrast/fold0.tsv").is_file()
+    assert (trained / "benchmarks/models/cnn/fold0.tsv").is_file()
 
     splits = pd.read_parquet(trained / "results/internal/splits/splits.parquet")
     test_series = set(splits.loc[splits["set"] == "test", "series_key"])
