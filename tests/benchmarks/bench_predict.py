@@ -119,8 +119,11 @@ def run_variant(work: Path, raw: Path, predict: dict, train: dict, cores: int) -
     if train:
         # Models the demo does not hold (a CNN per task, the fusion forests on top): trained
         # before the clock starts, so that the timed run predicts only.
-        models = [f"results/models/{family}/{task}/fold{fold}/calibration.json"
-                  for family in ("cnn", "fusion") for task in config["train"]["tasks"]
+        # The artefacts: a target that exists (a calibration the demo's multi-task CNN wrote)
+        # would not make Snakemake train the per-task network beside it.
+        models = [f"results/models/{family}/{task}/fold{fold}/{artefact}"
+                  for family, artefact in (("cnn", "model.keras"), ("fusion", "model.joblib"))
+                  for task in config["train"]["tasks"]
                   for fold in range(int(config["split"]["folds"]))]
         started = time.perf_counter()
         proc = subprocess.run([SNAKEMAKE, *models, "--cores", str(cores), "--configfile",
@@ -129,6 +132,9 @@ def run_variant(work: Path, raw: Path, predict: dict, train: dict, cores: int) -
         if proc.returncode != 0:
             sys.exit(f"training failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         print(f"  models trained in {time.perf_counter() - started:.0f} s (untimed)", flush=True)
+    # Just before the clock starts: training or the variant before may have pushed the archive
+    # out of the page cache.
+    print(f"  archive read in {warm_cache(raw):.0f} s (page cache warm)", flush=True)
     # What the default target builds of a predict dataset: its table, and the predictions of
     # every family that predicts it (all of them with predict.families: all).
     families = ["fusion", "cnn"] + (["hist_rf", "header_rf"]
@@ -139,12 +145,21 @@ def run_variant(work: Path, raw: Path, predict: dict, train: dict, cores: int) -
     # The targets first: --configfile and --rerun-triggers take several values each.
     command = [SNAKEMAKE, *targets, "--cores", str(cores), "--configfile", str(configfile),
                "--rerun-triggers", "mtime"]
+    trained = training_benchmarks(work)
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=work, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         sys.exit(f"snakemake failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    if training_benchmarks(work) != trained:
+        sys.exit(f"the timed run of {work} trained a model: its time is not predict mode's")
     return wall
+
+
+def training_benchmarks(work: Path) -> dict[Path, int]:
+    """The training jobs' benchmark files and their mtimes: a timed run must leave them alone."""
+    return {path: path.stat().st_mtime_ns
+            for path in (work / "benchmarks" / "models").rglob("*.tsv")}
 
 
 def stage_seconds(work: Path) -> dict[str, float]:
@@ -259,8 +274,7 @@ def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="mriseq-bench-predict-run-"))
     rows = {}
     for name in args.variants.split(","):
-        # Before each variant: the one before may have pushed the archive out of the cache.
-        print(f"{name}: archive read in {warm_cache(raw):.0f} s (page cache warm)", flush=True)
+        print(f"{name}:", flush=True)
         work = workdir_from(args.demo, base, name)
         earlier = name == "earlier"
         wall = run_variant(work, raw, EARLIER if earlier else {},

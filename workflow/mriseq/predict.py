@@ -4,7 +4,8 @@
 ``shard``, ``row``, ``volume_key``, ``series_key``, ``patient_key``, ``slice_index``, ``fold``,
 ``y_true`` (class name or null), ``y_pred`` and ``p_<class>`` for every class. On the train dataset
 only the held-out test volumes are predicted (the CV slices were seen in training); on other
-datasets every slice. One job loops over the folds so TensorFlow starts once per dataset × task.
+datasets every slice. One job loops over the folds so TensorFlow starts once per dataset × task,
+or once per dataset for the multi-task CNN, whose one pass per slice serves every task.
 """
 
 from __future__ import annotations
