@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mriseq.io import write_parquet
 from mriseq.models import ModelFamily
 
 # Per task and fold, besides the common outputs (mriseq.models).
@@ -55,7 +56,11 @@ def predict(inputs, out_path, *, settings, threads, task=None, classes=None, tas
                          splits_path=inputs.get("splits") or None,
                          batch_size=int(settings["batch_size"]), threads=threads,
                          fold_graph=bool(settings.get("fold_graph", True)))
-    return tables if tasks is not None else tables[task]
+    if tasks is not None:
+        return tables
+    if out_path:
+        write_parquet(tables[task], out_path)
+    return tables[task]
 
 
 FAMILY = ModelFamily(
