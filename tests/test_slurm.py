@@ -47,7 +47,7 @@ ACCOUNT = "mriseq"  # created by setup_slurm.sh for the submitting user
 # trainings -> baselines -> predictions -> evaluation, Grad-CAM and the HTML report.
 TARGETS = ["all"]
 OUTPUTS = ["results/report/index.html", "results/dlds/evaluation/generalisation_gap.csv",
-           *(f"results/models/cnn/contrast/fold{fold}/model.keras" for fold in (0, 1))]
+           *(f"results/models/cnn/fold{fold}/model.keras" for fold in (0, 1))]
 # Rules the profile sends to a GPU.
 GPU_RULES = {rule for rule, resources in yaml.safe_load((PROFILE / "config.yaml").read_text())[
     "set-resources"].items() if resources.get("gpu")}
@@ -271,5 +271,5 @@ def test_tiny_workflow_runs_through_sbatch(tmp_path, slurm_cluster, slurm_plugin
         assert wants_gpu == (rule_of(job["Comment"]) in GPU_RULES), job
         # ... and the plugin's partition selection put them where the GPUs are.
         assert job["Partition"] == (GPU_PARTITION if wants_gpu else CPU_PARTITION), job
-    # 3 tasks x 2 folds of the tiny config.
-    assert planned["train_cnn"] == 6 and "train_cnn" in GPU_RULES
+    # One multi-task network per fold: the tiny config's 2 folds.
+    assert planned["train_cnn"] == 2 and "train_cnn" in GPU_RULES
