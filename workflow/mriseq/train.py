@@ -209,6 +209,7 @@ def train_cnn(
             io.write_parquet(prediction_table(tensors.index, task_val, fold, task, classes,
                                               task_probabilities), files["val_predictions"])
         task_train = positions["train"][labels[task][positions["train"]] >= 0]
+        drawn = labels[task][samples[0]]  # one epoch's draw
         metrics = classification_metrics(labels[task][task_val], predicted, classes)
         health = fold_health(labels[task][task_train], labels[task][task_val], predicted,
                              classes, first_epoch_loss=float(history["loss"].iloc[0]))
@@ -236,8 +237,7 @@ def train_cnn(
             "class_weights": (None if weights[task] is None
                               else [float(w) for w in weights[task]]),
             "train_slices_per_class_per_epoch": np.bincount(
-                labels[task][samples[0]][labels[task][samples[0]] >= 0],
-                minlength=len(classes)).tolist(),
+                drawn[drawn >= 0], minlength=len(classes)).tolist(),
             "parameters": int(model.count_params()),
         }
         io.write_json(meta, files["metadata"])
@@ -257,8 +257,8 @@ def _head_history(network: pd.DataFrame, task: str) -> pd.DataFrame:
     for prefix in ("", "val_"):
         for metric in ("loss", "accuracy"):
             renamed[f"{prefix}{task}_{metric}"] = f"{prefix}{metric}"
-    columns = ["epoch", *[c for c in renamed if c in network], *[
-        c for c in network.columns if c == "learning_rate"]]
+    columns = ["epoch", *[c for c in renamed if c in network],
+               *(["learning_rate"] if "learning_rate" in network else [])]
     return network[columns].rename(columns=renamed)
 
 

@@ -5,7 +5,7 @@ predict_<family>; mriseq.calibration)."""
 from mriseq.calibration import calibrate_table, read_temperatures
 from mriseq.io import write_parquet
 from mriseq.logs import log_to
-from mriseq.models import get_family
+from mriseq.models import get_family, job_tasks
 
 with log_to(snakemake.log[0]):
     family = get_family(snakemake.params.family)
@@ -13,13 +13,12 @@ with log_to(snakemake.log[0]):
     # Inference batches are larger than training ones: no gradients to fit in memory.
     common = {"settings": {**snakemake.params.settings, **snakemake.params.inference},
               "threads": snakemake.threads}
+    tasks = job_tasks(snakemake.wildcards, snakemake.params.classes)
     if "task" in snakemake.wildcards.keys():
         task = snakemake.wildcards.task
-        tasks = {task: list(snakemake.params.classes)}
         tables = {task: family.predict(inputs, None, task=task, classes=tasks[task], **common)}
         written = {task: (snakemake.output[0], list(snakemake.input.calibrations))}
-    else:
-        tasks = {task: list(classes) for task, classes in snakemake.params.classes.items()}
+    else:  # a head per task
         tables = family.predict(inputs, None, tasks=tasks, **common)
         written = {task: (snakemake.output[task], list(snakemake.input[f"calibrations_{task}"]))
                    for task in tasks}

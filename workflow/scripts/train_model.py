@@ -4,7 +4,7 @@ mriseq.calibration)."""
 
 from mriseq.calibration import calibrate_fold
 from mriseq.logs import log_to
-from mriseq.models import get_family
+from mriseq.models import get_family, job_tasks, task_file
 from mriseq.provenance import record_training_data
 
 with log_to(snakemake.log[0]):
@@ -12,17 +12,15 @@ with log_to(snakemake.log[0]):
     inputs, outputs = dict(snakemake.input.items()), dict(snakemake.output.items())
     common = {"fold": int(snakemake.wildcards.fold), "seed": snakemake.params.seed,
               "settings": snakemake.params.settings, "threads": snakemake.threads}
-    one_task = "task" in snakemake.wildcards.keys()
-    if one_task:  # the job's outputs under their plain names
+    tasks = job_tasks(snakemake.wildcards, snakemake.params.classes)
+    if "task" in snakemake.wildcards.keys():
         task = snakemake.wildcards.task
-        tasks = {task: list(snakemake.params.classes)}
         family.train(inputs, outputs, task=task, classes=tasks[task], **common)
-    else:  # a head per task: the outputs named <name>_<task>
-        tasks = {task: list(classes) for task, classes in snakemake.params.classes.items()}
+    else:  # a head per task
         family.train(inputs, outputs, tasks=tasks, **common)
     for task, classes in tasks.items():
-        named = {name: outputs[name if one_task else f"{name}_{task}"]
-                 for name in ("metadata", "val_predictions", "calibration")}
-        record_training_data(named["metadata"], snakemake.params.training_data)
-        calibrate_fold(named["val_predictions"], named["calibration"], classes,
+        metadata = task_file(outputs, "metadata", task)
+        record_training_data(metadata, snakemake.params.training_data)
+        calibrate_fold(task_file(outputs, "val_predictions", task),
+                       task_file(outputs, "calibration", task), classes,
                        level=snakemake.params.calibration_level)

@@ -67,6 +67,20 @@ class ModelFamily:
     predict_mem_mb: int = 4000
 
 
+def task_file(outputs: Mapping[str, Any], name: str, task: str):
+    """Output ``name`` of ``task`` in a fold job's outputs: ``<name>_<task>`` in a multi-task
+    family's job, the plain ``name`` in a one-task job (None if the job has no such output)."""
+    return outputs.get(f"{name}_{task}", outputs.get(name))
+
+
+def job_tasks(wildcards, classes) -> dict[str, list[str]]:
+    """task -> classes of a train or predict job: its ``{task}`` wildcard's (``classes`` is that
+    task's list), or every task's (a multi-task family's job: ``classes`` maps them)."""
+    if "task" in wildcards.keys():
+        return {wildcards.task: list(classes)}
+    return {task: list(values) for task, values in classes.items()}
+
+
 def family_names() -> list[str]:
     return list(FAMILY_MODULES)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from mriseq.io import write_parquet
-from mriseq.models import ModelFamily
+from mriseq.models import ModelFamily, task_file
 
 # Per task and fold, besides the common outputs (mriseq.models).
 PER_TASK_FILES = {"history": "history.csv", "curve": "learning_curve.png"}
@@ -30,12 +30,10 @@ def multi_task(config) -> bool:
 
 
 def _task_outputs(outputs, tasks):
-    """The per-task output names of a fold job: plain names for one task's job, ``<name>_<task>``
-    for a multi-task job."""
+    """Each task's files of a fold job (plain names in a one-task job, <name>_<task> in a
+    multi-task one)."""
     names = ("history", "curve", "val_metrics", "metadata", "val_predictions")
-    if len(tasks) == 1 and "history" in outputs:
-        return {task: {name: outputs.get(name) for name in names} for task in tasks}
-    return {task: {name: outputs.get(f"{name}_{task}") for name in names} for task in tasks}
+    return {task: {name: task_file(outputs, name, task) for name in names} for task in tasks}
 
 
 def train(inputs, outputs, *, fold, seed, settings, threads, task=None, classes=None,
