@@ -115,7 +115,6 @@ def run_variant(work: Path, raw: Path, predict: dict, train: dict, cores: int) -
     config["train"] = {**config["train"], **train}
     configfile = work / "bench.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False))
-    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
     if train:
         # Models the demo does not hold (a CNN per task, the fusion forests on top): trained
         # before the clock starts, so that the timed run predicts only.
@@ -126,11 +125,7 @@ def run_variant(work: Path, raw: Path, predict: dict, train: dict, cores: int) -
                   for task in config["train"]["tasks"]
                   for fold in range(int(config["split"]["folds"]))]
         started = time.perf_counter()
-        proc = subprocess.run([SNAKEMAKE, *models, "--cores", str(cores), "--configfile",
-                               str(configfile), "--rerun-triggers", "mtime"], cwd=work,
-                              capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            sys.exit(f"training failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        snakemake(models, work, configfile, cores, "training")
         print(f"  models trained in {time.perf_counter() - started:.0f} s (untimed)", flush=True)
     # Just before the clock starts: training or the variant before may have pushed the archive
     # out of the page cache.
@@ -142,18 +137,24 @@ def run_variant(work: Path, raw: Path, predict: dict, train: dict, cores: int) -
     targets = ["results/bench_archive/predictions/series.parquet"] + [
         f"results/bench_archive/predictions/{family}/{task}.parquet"
         for family in families for task in config["train"]["tasks"]]
-    # The targets first: --configfile and --rerun-triggers take several values each.
-    command = [SNAKEMAKE, *targets, "--cores", str(cores), "--configfile", str(configfile),
-               "--rerun-triggers", "mtime"]
     trained = training_benchmarks(work)
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=work, capture_output=True, text=True, env=env)
+    snakemake(targets, work, configfile, cores, "the timed run")
     wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.exit(f"snakemake failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     if training_benchmarks(work) != trained:
         sys.exit(f"the timed run of {work} trained a model: its time is not predict mode's")
     return wall
+
+
+def snakemake(targets: list[str], work: Path, configfile: Path, cores: int, what: str) -> None:
+    """Build ``targets`` in ``work`` without retraining what exists; exit on failure."""
+    # The targets first: --configfile and --rerun-triggers take several values each.
+    command = [SNAKEMAKE, *targets, "--cores", str(cores), "--configfile", str(configfile),
+               "--rerun-triggers", "mtime"]
+    proc = subprocess.run(command, cwd=work, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "workflow")})
+    if proc.returncode != 0:
+        sys.exit(f"{what} failed in {work}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
 def training_benchmarks(work: Path) -> dict[Path, int]:
