@@ -33,7 +33,7 @@ corpus: setup
 
 # Copy the headline tables of the last run (results/report/summary.md) into README.md.
 readme-results: setup
-	$(BIN)/python -m mriseq.summary README.md results/report/summary.md
+	$(BIN)/python -m mriseq.report.summary README.md results/report/summary.md
 
 bench: bench-scan bench-preprocess bench-train bench-dag bench-predict
 

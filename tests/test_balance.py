@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mriseq.balance import balanced_class_weights, drawn_labels, weighted_class_shares
-from mriseq.tfdata import epoch_samples
+from mriseq.models.balance import balanced_class_weights, drawn_labels, weighted_class_shares
+from mriseq.models.cnn.pipeline import epoch_samples
 
 
 def _skewed_archive(rng):

@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from mriseq.baselines import feature_matrix, train_baseline
-from mriseq.features import (
+from mriseq.features.tables import (
     feature_columns,
     header_table,
     histogram_table,
     write_header_features,
     write_histogram_features,
 )
-from mriseq.predict import predict_baseline, predict_cnn
-from mriseq.tfdata import open_tensors
+from mriseq.models.cnn.prediction import predict_cnn
+from mriseq.models.forest.model import feature_matrix, predict_baseline, train_baseline
+from mriseq.models.training_data import open_tensors
 from train_fixtures import SEQUENCES, fabricate
 
 PREDICTION_COLUMNS = ["shard", "row", "volume_key", "series_key", "patient_key", "slice_index",
@@ -102,7 +102,7 @@ def test_baseline_trains_and_predicts_the_test_set(dataset, tmp_path, name):
 
 def test_predict_without_splits_covers_every_slice_and_keeps_missing_labels(dataset, tmp_path):
     """External/predict datasets: all slices, y_true null where the dataset has no label."""
-    from mriseq.cnn import build_cnn
+    from mriseq.models.cnn.network import build_cnn
 
     model = build_cnn(32, len(SEQUENCES), {"filters": [4], "dense_units": 4, "dropout": 0.0})
     path = tmp_path / "cnn/sequence/fold3/model.keras"
@@ -123,7 +123,7 @@ def test_multi_task_models_predict_every_task_alike_in_one_graph_and_one_by_one(
                                                                                 tmp_path):
     """Fold models with a head per task: one call gives every task's table, the same whether
     the folds share one graph or run one after another."""
-    from mriseq.cnn import build_cnn
+    from mriseq.models.cnn.network import build_cnn
 
     tasks = {"sequence": SEQUENCES, "contrast": ["pre", "post"]}
     paths = []

@@ -1,4 +1,4 @@
-"""Temperature scaling (mriseq.calibration): the fit recovers a known temperature, lowers the
+"""Temperature scaling (mriseq.models.calibration): the fit recovers a known temperature, lowers the
 calibration error, keeps every call, and is applied per fold to stored predictions."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from mriseq.calibration import (
+from mriseq.models.calibration import (
     calibrate_fold,
     calibrate_table,
     expected_calibration_error,

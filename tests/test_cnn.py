@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from mriseq.cnn import build_cnn, configure_runtime
+from mriseq.models.cnn.network import build_cnn, configure_runtime
 
 
 def test_shapes_and_configurable_depth_width():
@@ -37,7 +37,7 @@ def test_augmentation_only_in_training_and_label_preserving():
 
 def test_histogram_branch_matches_the_baseline_histogram_and_survives_saving(tmp_path):
     import keras
-    from mriseq.gradcam import find_target_layer
+    from mriseq.models.cnn.gradcam import find_target_layer
 
     configure_runtime(1, 0)
     model = build_cnn(32, 3, {"filters": [4, 8], "dense_units": 8, "histogram_bins": 16})

@@ -1,4 +1,4 @@
-"""Confidence tables (mriseq.confidence) written by the evaluation: calibration before and
+"""Confidence tables (mriseq.evaluation.confidence) written by the evaluation: calibration before and
 after, coverage under abstention, metrics on the labels sheet's subsets."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from evaluate_fixtures import make_predictions
-from mriseq.calibration import calibrate_table, fit_temperature
-from mriseq.confidence import abstain, calibration_tables, coverage_table, subset_table
-from mriseq.evaluate import ensemble_slices, evaluate_task, vote_volumes
+from mriseq.evaluation.confidence import abstain, calibration_tables, coverage_table, subset_table
+from mriseq.evaluation.predictions import ensemble_slices, vote_volumes
+from mriseq.evaluation.tables import evaluate_task
+from mriseq.models.calibration import calibrate_table, fit_temperature
 
 CLASSES = ["t2", "dwi", "adc", "t1_pre"]
 

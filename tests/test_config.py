@@ -42,10 +42,10 @@ def test_default_config_is_valid(tmp_path):
 
 
 def test_schema_defaults_are_what_validation_fills_in():
-    """Library functions take their defaults from the schema (mriseq.config.schema_defaults):
+    """Library functions take their defaults from the schema (mriseq.defaults.schema_defaults):
     they must be exactly what the workflow's validation writes into a config that omits them."""
     from conftest import REPO
-    from mriseq.config import SCHEMA_PATH, schema_defaults, setting
+    from mriseq.defaults import SCHEMA_PATH, schema_defaults, setting
     from snakemake.utils import validate
 
     config = yaml.safe_load(TEST_CONFIG.read_text())

@@ -61,8 +61,8 @@ HOST_PROVIDED = {"snakemake"}
 # TensorFlow backend.
 PYDICOM_PLUGINS = ("pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle",
                    "gdcm")
-# Imports inside functions that a rule never calls. The forests share mriseq.predict and
-# mriseq.train with the CNN, whose Keras / TensorFlow imports sit inside the CNN's functions (the
+# Imports inside functions that a rule never calls. The forests share mriseq.models.predictions and
+# mriseq.models.cnn.training with the CNN, whose Keras / TensorFlow imports sit inside the CNN's functions (the
 # Keras backend with them), so envs/data.yaml stays free of TensorFlow. Only function-level
 # imports may be listed: the test fails if one of them is imported as the script starts. An entry
 # the rule no longer reaches does no harm.
@@ -364,7 +364,7 @@ def test_scripts_find_mriseq_through_the_preamble_search_path(tmp_path):
 
     paths = get_snakemake_searchpaths()
     assert any((Path(p) / "mriseq" / "__init__.py").is_file() for p in paths), paths
-    code = (f"import sys; sys.path.extend({paths!r}); import mriseq.config, mriseq.sharding; "
+    code = (f"import sys; sys.path.extend({paths!r}); import mriseq.config, mriseq.scan.sharding; "
             "print(mriseq.__file__)")
     # -I -S: no site-packages, no .pth files, no PYTHONPATH: only what the preamble adds.
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from evaluate_fixtures import make_predictions, write_model_predictions
-from mriseq import evaluate as ev
+from mriseq.evaluation import tables as ev
 
 SEQ = ["t1_inphase", "t1_opposed", "t2", "t2_fs", "dwi", "adc"]
 

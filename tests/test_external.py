@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from evaluate_fixtures import make_predictions
-from mriseq import predict_series as ps
+from mriseq.predict import series as ps
 from mriseq.provenance import synthetic_only_warning
 from mriseq.taxonomy import DEFAULT_TAXONOMY
 
@@ -112,7 +112,7 @@ def test_sorted_links(tmp_path):
 def test_unlabelled_predictions_vote_like_labelled_ones():
     classes = DEFAULT_TAXONOMY["contrast"]
     df = make_predictions(classes, patients=2, labelled=False)
-    from mriseq.evaluate import ensemble_slices, vote_volumes
+    from mriseq.evaluation.predictions import ensemble_slices, vote_volumes
 
     volumes = vote_volumes(ensemble_slices(df, classes), classes)
     assert len(volumes) == 6 and volumes["y_true"].isna().all()

@@ -1,4 +1,4 @@
-"""The fusion family (mriseq.fusion): header corruption at the configured rates, one volume at a
+"""The fusion family (mriseq.models.fusion.model): header corruption at the configured rates, one volume at a
 time; training on the base family's out-of-fold predictions; prediction with each fold's own
 base predictions; no label-derived input."""
 
@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from mriseq import io
-from mriseq.features import feature_columns, write_header_features
-from mriseq.fusion import corrupt_headers, field_groups, predict_fusion, train_fusion
-from mriseq.predict import prediction_table, rows_to_predict
-from mriseq.tfdata import encode_labels, fold_positions
+from mriseq.features.tables import feature_columns, write_header_features
+from mriseq.models.fusion.model import corrupt_headers, field_groups, predict_fusion, train_fusion
+from mriseq.models.predictions import prediction_table, rows_to_predict
+from mriseq.models.training_data import encode_labels, fold_positions
 from train_fixtures import SEQUENCES, fabricate
 
 SETTINGS = {"forest": {"n_estimators": 40, "max_depth": 0},

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from hostile.corpus import ENHANCED_MR, mr_dataset, save  # noqa: E402
 from mriseq.dicom import read_header  # noqa: E402
+from mriseq.dicom.pixels import decode, frame_positions, pixel_spacing  # noqa: E402
 from mriseq.geometry import (  # noqa: E402
     frame_position,
     functional_item,
@@ -31,7 +32,6 @@ from mriseq.geometry import (  # noqa: E402
     position_along,
     slice_normal,
 )
-from mriseq.pixels import decode, frame_positions, pixel_spacing  # noqa: E402
 from mriseq.provenance import config_hash, derive_seed, package_versions  # noqa: E402
 
 AXIAL = [1, 0, 0, 0, 1, 0]

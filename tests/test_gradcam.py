@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from mriseq import gradcam as gc  # noqa: E402
+from mriseq.models.cnn import gradcam as gc  # noqa: E402
 
 
 def _bright_dark_model(size: int = 16):
@@ -72,7 +72,7 @@ def test_default_class_is_the_prediction_and_saturation_does_not_blank_the_map()
 
 
 def test_gradcam_runs_on_the_workflow_cnn():
-    from mriseq.cnn import build_cnn
+    from mriseq.models.cnn.network import build_cnn
 
     model = build_cnn(32, 3, {"filters": [4, 8], "dense_units": 8, "dropout": 0.1}, seed=0)
     assert gc.find_target_layer(model).name.startswith("block1")
@@ -83,7 +83,7 @@ def test_gradcam_runs_on_the_workflow_cnn():
 
 
 def test_gradcam_grid_explains_a_multi_task_cnn_through_the_tasks_head(tmp_path):
-    from mriseq.cnn import build_cnn
+    from mriseq.models.cnn.network import build_cnn
 
     model = build_cnn(32, {"sequence": 3, "contrast": 2},
                       {"filters": [4, 8], "dense_units": 8, "dropout": 0.1}, seed=0)

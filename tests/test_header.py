@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mriseq.header import (
+from mriseq.features.header import (
     coded_terms,
     description_terms,
     fat_water_phase,

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from mriseq.health import fold_health, health_table, split_warnings
+from mriseq.models.health import fold_health, health_table, split_warnings
 
 CLASSES = ["t2", "dwi", "mrcp", "adc"]
 
@@ -58,7 +58,7 @@ def test_health_table_compares_with_the_histogram_forest(tmp_path):
 
 
 def test_a_difference_within_the_noise_margin_is_no_flag(tmp_path):
-    from mriseq.health import NOISE_MARGIN
+    from mriseq.models.health import NOISE_MARGIN
 
     just_below = 0.8 - NOISE_MARGIN / 2
     clearly_below = 0.8 - 2 * NOISE_MARGIN

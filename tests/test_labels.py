@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mriseq.labels import LabelsError, join_labels
-from mriseq.layouts.dlds import load_label_map
-from mriseq.privacy import pseudonym
+from mriseq.scan.layouts.registry import join_labels
+from mriseq.scan.layouts.base import LabelsError
+from mriseq.scan.layouts.dlds import load_label_map
+from mriseq.scan.privacy import pseudonym
 from mriseq.taxonomy import DEFAULT_TAXONOMY, UnknownLabelError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mriseq import layouts
 from mriseq.config import ConfigError, check_config, resolve_raw_dir
-from mriseq.labels import join_labels
+from mriseq.scan.layouts import registry as layouts
+from mriseq.scan.layouts.registry import join_labels
 from mriseq.taxonomy import DEFAULT_TAXONOMY
 
 

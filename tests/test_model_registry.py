@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from mriseq import io
-from mriseq.health import fold_health
+from mriseq.models.health import fold_health
 from mriseq.metrics import classification_metrics
 from mriseq.models import ModelFamily
-from mriseq.predict import fold_of, prediction_table, rows_to_predict
-from mriseq.tfdata import encode_labels, fold_positions
+from mriseq.result_paths import fold_of
+from mriseq.models.predictions import prediction_table, rows_to_predict
+from mriseq.models.training_data import encode_labels, fold_positions
 
 
 def settings(config):

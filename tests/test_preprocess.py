@@ -1,4 +1,4 @@
-"""Unit tests of decoding (mriseq.pixels) and shard preprocessing (mriseq.preprocess).
+"""Unit tests of decoding (mriseq.dicom.pixels) and shard preprocessing (mriseq.tensors.preprocess).
 
 DICOM inputs are written here with pydicom and re-encoded with gdcm into every supported transfer
 syntax, or taken from pydicom's bundled test files. Blank images (all zero, constant, blanked) and
@@ -13,8 +13,9 @@ import pydicom
 import pytest
 from hostile.corpus import part10_dataset
 from mriseq.dicom import REASONS
-from mriseq.pixels import DecodeError, decode, decode_native, native_layout, split_mosaic
-from mriseq.preprocess import (
+from mriseq.dicom.pixels import DecodeError, decode, decode_native, native_layout, split_mosaic
+from mriseq.scan.manifests import files_frame, scan_file
+from mriseq.tensors.preprocess import (
     INDEX_COLUMNS,
     REJECT_COLUMNS,
     merge_tensors,
@@ -26,7 +27,6 @@ from mriseq.preprocess import (
     window_bounds,
     window_frames,
 )
-from mriseq.scan import files_frame, scan_file
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence

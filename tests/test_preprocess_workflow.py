@@ -14,7 +14,7 @@ import pydicom
 import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, copy_workdir, run_snakemake
-from mriseq.sharding import shard_of
+from mriseq.scan.sharding import shard_of
 from pydicom.uid import generate_uid
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from hostile.corpus import PATIENT_BIRTH_DATE, PATIENT_ID, PATIENT_NAME, build_corpus  # noqa: E402
 from hostile.workflow import MANIFEST_TARGETS, write_config, write_labels  # noqa: E402
-from mriseq.privacy import pseudonym, resolve_key  # noqa: E402
+from mriseq.scan.privacy import pseudonym, resolve_key  # noqa: E402
 
 
 def test_pseudonym_is_keyed_stable_and_short():

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hostile.workflow import write_config, write_labels, write_patient  # noqa: E402
 from mriseq.dicom import REASONS  # noqa: E402
 from mriseq.geometry import header_orientation  # noqa: E402
-from mriseq.preprocess import preprocess_frames, preprocess_shard  # noqa: E402
-from mriseq.privacy import pseudonym  # noqa: E402
-from mriseq.scan import scan_files  # noqa: E402
+from mriseq.scan.manifests import scan_files  # noqa: E402
+from mriseq.scan.privacy import pseudonym  # noqa: E402
+from mriseq.tensors.preprocess import preprocess_frames, preprocess_shard  # noqa: E402
 from realcorpus import files as corpus  # noqa: E402
 from realcorpus.build import CorpusUnavailable, build_corpus  # noqa: E402
 
@@ -373,8 +373,8 @@ def test_siemens_mosaics_become_their_tiles(archive, read_each, preprocessed):
 
 def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, tmp_path):
     """Classic uncompressed files never reach pydicom in the preprocess job."""
-    import mriseq.pixels
-    import mriseq.preprocess
+    import mriseq.dicom.pixels
+    import mriseq.tensors.preprocess
 
     files, _ = read_each
     native = files[(files["pixel_offset"] >= 0) & files["transfer_syntax"].isin(
@@ -388,8 +388,8 @@ def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, 
     def no_parse(*args, **kwargs):
         raise AssertionError("pydicom parse on a native file")
 
-    monkeypatch.setattr(mriseq.preprocess, "decode", no_parse)
-    monkeypatch.setattr(mriseq.pixels.pydicom, "dcmread", no_parse)
+    monkeypatch.setattr(mriseq.tensors.preprocess, "decode", no_parse)
+    monkeypatch.setattr(mriseq.dicom.pixels.pydicom, "dcmread", no_parse)
     manifest = tmp_path / "s001.files.parquet"
     native.head(50).to_parquet(manifest, index=False)
     counts = preprocess_shard(manifest, archive, tmp_path / "t.npy", tmp_path / "i.parquet",
@@ -403,13 +403,13 @@ def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, 
 
 
 def test_an_escaping_reader_exception_is_a_reject_not_a_crash(archive, monkeypatch, tmp_path):
-    import mriseq.preprocess
-    import mriseq.scan
+    import mriseq.scan.manifests
+    import mriseq.tensors.preprocess
 
     def broken(*args, **kwargs):
         raise RuntimeError("reader bug")
 
-    monkeypatch.setattr(mriseq.scan, "read_header", broken)
+    monkeypatch.setattr(mriseq.scan.manifests, "read_header", broken)
     files, rejects = scan_files(archive, ["nibabel"], "s000", KEY, workers=1)
     assert len(files) == 0 and len(rejects) > 0
     assert rejects["reason"].eq("reader_error").all()
@@ -417,8 +417,8 @@ def test_an_escaping_reader_exception_is_a_reject_not_a_crash(archive, monkeypat
 
     monkeypatch.undo()
     files, _ = scan_files(archive, ["nibabel"], "s000", KEY, workers=1)
-    monkeypatch.setattr(mriseq.preprocess, "decode", broken)
-    monkeypatch.setattr(mriseq.preprocess, "decode_native", broken)
+    monkeypatch.setattr(mriseq.tensors.preprocess, "decode", broken)
+    monkeypatch.setattr(mriseq.tensors.preprocess, "decode_native", broken)
     manifest = tmp_path / "s000.files.parquet"
     files.to_parquet(manifest, index=False)
     counts = preprocess_shard(manifest, archive, tmp_path / "t.npy", tmp_path / "i.parquet",

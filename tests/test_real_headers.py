@@ -12,7 +12,7 @@ The model is the header family as the default demo configures it (forest size, c
 trained on the demo's internal cohort settings with two slices a series (the header is the same in
 every slice of a series, so more slices would add rows, not information). Because the study's
 pixels are blank, the check goes straight from ``files.parquet`` rows to header features
-(:func:`mriseq.header.file_features`), as predict mode on a header-only archive would.
+(:func:`mriseq.features.header.file_features`), as predict mode on a header-only archive would.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import pandas as pd
 import pytest
 import yaml
 from hostile.corpus import mr_dataset, save
-from mriseq.baselines import feature_matrix, fit_forest, probabilities
-from mriseq.features import feature_columns
-from mriseq.header import file_features
-from mriseq.labels import join_labels
-from mriseq.predict_series import series_predictions
-from mriseq.scan import scan_files
+from mriseq.features.header import file_features
+from mriseq.features.tables import feature_columns
+from mriseq.models.forest.model import feature_matrix, fit_forest, probabilities
+from mriseq.predict.series import series_predictions
+from mriseq.scan.layouts.registry import join_labels
+from mriseq.scan.manifests import scan_files
+from mriseq.scan.volumes import assign_volumes, volume_table
 from mriseq.synthetic.cohort import LABEL_MAP, generate_cohort
-from mriseq.volumes import assign_volumes, volume_table
 from pydicom.uid import generate_uid
 from test_real_corpus import archive  # noqa: F401  (the corpus fixture)
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from evaluate_fixtures import write_model_predictions
-from mriseq import evaluate as ev
-from mriseq import plots
-from mriseq.report import build_report
+from mriseq.evaluation import plots
+from mriseq.evaluation import tables as ev
+from mriseq.report.html import build_report
 
 TASKS = {"orientation": ["axial", "coronal", "sagittal", "oblique"], "contrast": ["pre", "post"]}
 

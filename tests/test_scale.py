@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from mriseq.sharding import shard_of
+from mriseq.scan.sharding import shard_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 from bench_dag import (  # noqa: E402

@@ -21,7 +21,7 @@ from mriseq import dicom  # noqa: E402
 from mriseq.dicom.fallback import read_with_pydicom  # noqa: E402
 from mriseq.dicom.validate import validate_fields  # noqa: E402
 from mriseq.geometry import header_orientation  # noqa: E402
-from mriseq.scan import (  # noqa: E402
+from mriseq.scan.manifests import (  # noqa: E402
     count_files,
     merge_manifests,
     printable_path,
@@ -302,7 +302,7 @@ def test_series_slices_count_a_mosaics_tiles(tmp_path):
 def test_gzip_compressed_dicom_is_read_transparently(tmp_path):
     import gzip
 
-    from mriseq.pixels import decode
+    from mriseq.dicom.pixels import decode
 
     plain = save(mr_dataset(), tmp_path / "a.dcm")
     packed = tmp_path / "a.dcm.gz"

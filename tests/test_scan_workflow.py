@@ -18,7 +18,7 @@ from hostile.workflow import (  # noqa: E402
     write_labels,
     write_patient,
 )
-from mriseq.scan import count_files  # noqa: E402
+from mriseq.scan.manifests import count_files  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mriseq.config import resolve_raw_dir
-from mriseq.sharding import assign_shards
+from mriseq.scan.sharding import assign_shards
 
 
 def test_adding_an_entry_changes_only_its_shard():

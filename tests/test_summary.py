@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from mriseq.summary import BEGIN, END, SummaryError, main, replace_block, write_summary
+from mriseq.report.summary import BEGIN, END, SummaryError, main, replace_block, write_summary
 
 
 def _comparison(path, f1):

@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from mriseq.balance import balanced_class_weights
 from mriseq.metrics import classification_metrics
-from mriseq.provenance import derive_seed
-from mriseq.tfdata import (
+from mriseq.models.balance import balanced_class_weights
+from mriseq.models.cnn.pipeline import epoch_samples
+from mriseq.models.cnn.training import train_cnn
+from mriseq.models.training_data import (
     TrainingDataError,
     encode_labels,
-    epoch_samples,
     fold_positions,
     open_tensors,
 )
-from mriseq.train import train_cnn
+from mriseq.provenance import derive_seed
 from train_fixtures import SEQUENCES, TRAIN_CONFIG, fabricate
 
 CLASSES = ["t1_inphase", "t1_opposed", "t2", "dwi", "t1_portal"]  # t1_opposed never occurs
@@ -175,7 +175,7 @@ def test_multi_task_cnn_learns_every_task_with_one_network(dataset, tmp_path):
 
 
 def test_a_slice_without_a_tasks_label_weighs_nothing_in_that_head(dataset):
-    from mriseq.tfdata import training_dataset
+    from mriseq.models.cnn.pipeline import training_dataset
 
     tensors = open_tensors(dataset["tensors"], dataset["index"])
     labels = {"sequence": np.array([0, 1, 2, 3]), "contrast": np.array([1, -1, 0, -1])}
@@ -189,7 +189,7 @@ def test_a_slice_without_a_tasks_label_weighs_nothing_in_that_head(dataset):
 
 
 def test_best_epoch_is_chosen_after_the_warm_up():
-    from mriseq.train import best_epoch
+    from mriseq.models.cnn.training import best_epoch
 
     losses = np.array([0.5, 0.9, 0.8, 0.7, 0.6, 0.65])
     assert best_epoch(losses, 0) == 1  # without a warm-up the untrained first epoch wins
@@ -198,7 +198,7 @@ def test_best_epoch_is_chosen_after_the_warm_up():
 
 
 def test_quarter_turns_and_mirrors_are_the_eight_symmetries():
-    from mriseq.tfdata import dihedral
+    from mriseq.models.cnn.pipeline import dihedral
 
     image = np.arange(16, dtype=np.uint8).reshape(1, 4, 4)
     turned = [dihedral(image, np.array([code]))[0] for code in range(8)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mriseq.labels import LabelOptions
-from mriseq.layouts.generic import join_generic_labels
-from mriseq.privacy import pseudonym
+from mriseq.scan.layouts.base import LabelOptions
+from mriseq.scan.layouts.generic import join_generic_labels
+from mriseq.scan.privacy import pseudonym
+from mriseq.scan.volumes import assign_volumes, check_rules, sample_slices, volume_table
 from mriseq.taxonomy import DEFAULT_TAXONOMY
-from mriseq.volumes import assign_volumes, check_rules, sample_slices, volume_table
 
 KEY = b"volumes-test"
 
@@ -208,7 +208,7 @@ def test_a_selector_that_matches_nothing_is_counted(tmp_path):
 
 
 def test_sizes_are_checked_per_volume_not_per_series():
-    from mriseq.scan import shard_checks
+    from mriseq.scan.manifests import shard_checks
 
     planes = np.repeat(["coronal", "sagittal", "axial"], 3)
     survey = series(9, header_orientation=planes, slice_position=[0.0, 5.0, 10.0] * 3,
@@ -224,7 +224,7 @@ def test_sizes_are_checked_per_volume_not_per_series():
 
 
 def test_sorted_links_give_each_volume_of_a_split_series_its_own_files(tmp_path):
-    from mriseq.predict_series import sorted_links
+    from mriseq.predict.series import sorted_links
 
     raw = tmp_path / "raw"
     (raw / "series_a").mkdir(parents=True)

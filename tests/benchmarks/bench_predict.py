@@ -188,7 +188,7 @@ def slices_of(work: Path) -> tuple[int, int, int]:
 
 def capped(index, per_volume: int):
     """The index rows predict mode keeps at ``per_volume`` files a volume (the formula of
-    mriseq.volumes.sample_slices, along ``slice_index``; the demo's files are single-frame)."""
+    mriseq.scan.volumes.sample_slices, along ``slice_index``; the demo's files are single-frame)."""
     import numpy as np
 
     if per_volume <= 0:
@@ -208,9 +208,9 @@ def accuracy_curve(demo: Path, caps=(0, 4, 8, 12, 16), folds=(5, 1)) -> None:
     the stored CNN predictions and the trained fusion forests (nothing retrained)."""
     import pandas as pd
     from mriseq import metrics as m
-    from mriseq.calibration import calibrate_table, read_temperatures
-    from mriseq.evaluate import ensemble_slices, vote_volumes
-    from mriseq.fusion import predict_fusion
+    from mriseq.evaluation.predictions import ensemble_slices, vote_volumes
+    from mriseq.models.calibration import calibrate_table, read_temperatures
+    from mriseq.models.fusion.model import predict_fusion
 
     results = demo / "results"
     taxonomy = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["taxonomy"]

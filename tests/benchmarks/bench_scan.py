@@ -3,7 +3,7 @@
 Builds (once, cached under /tmp) a cohort of >= 20,000 MR files, then times, in the same run and on
 the same warm page cache:
   naive: for every file pydicom.dcmread(path, stop_before_pixels=True, force=True), one process;
-  scan:  mriseq.scan.scan_shard over the whole cohort (listing, header reads in scan.workers
+  scan:  mriseq.scan.manifests.scan_shard over the whole cohort (listing, header reads in scan.workers
          processes, pseudonymisation, QC checks and the Parquet writes included).
 
 The cohort (what one file looks like; pydicom takes 0.4-1 ms per real file):
@@ -28,7 +28,7 @@ The cohort (what one file looks like; pydicom takes 0.4-1 ms per real file):
 The cache is keyed by COHORT_VERSION and the file count: a changed template rebuilds the cohort.
 Then the real-DICOM corpus (``tests/realcorpus``: every file, kept or rejected, the list repeated
 to at least --real-files), timed in the same run three ways: mriseq's header reader
-(``mriseq.scan.scan_file``, one process and --workers processes), the naive full
+(``mriseq.scan.manifests.scan_file``, one process and --workers processes), the naive full
 ``pydicom.dcmread(stop_before_pixels=True)`` loop, and ``pydicom.dcmread(specific_tags=...)``
 restricted to the tags the scan reads (pydicom's own way of reading less).
 Usage: python tests/benchmarks/bench_scan.py [--files N] [--workers W] [--root DIR]
@@ -54,7 +54,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, MRImageS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mriseq.scan import scan_shard  # noqa: E402
+from mriseq.scan.manifests import scan_shard  # noqa: E402
 from mriseq.synthetic import vendors  # noqa: E402
 from mriseq.synthetic import writer as synthetic_writer  # noqa: E402
 
@@ -382,7 +382,7 @@ def _scan_loop(archive: Path, items: list[tuple[str, str]], workers: int) -> flo
     processes, as the scan job runs it."""
     import multiprocessing
 
-    from mriseq.scan import _CHUNK, _scan_chunk
+    from mriseq.scan.manifests import _CHUNK, _scan_chunk
 
     chunks = [(str(archive), items[i:i + _CHUNK], "s000", b"bench", 1 << 24, 0.8)
               for i in range(0, len(items), _CHUNK)]

@@ -23,14 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
-from mriseq.balance import balanced_class_weights, drawn_labels  # noqa: E402
-from mriseq.cnn import build_cnn, compile_cnn, configure_runtime  # noqa: E402
-from mriseq.tfdata import (  # noqa: E402
-    encode_labels,
-    epoch_samples,
-    open_tensors,
-    training_dataset,
-)
+from mriseq.models.balance import balanced_class_weights, drawn_labels  # noqa: E402
+from mriseq.models.cnn.network import build_cnn, compile_cnn, configure_runtime  # noqa: E402
+from mriseq.models.cnn.pipeline import epoch_samples, training_dataset  # noqa: E402
+from mriseq.models.training_data import encode_labels, open_tensors  # noqa: E402
 from train_fixtures import SEQUENCES, fabricate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

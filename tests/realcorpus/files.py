@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from mriseq.scan import files_frame, list_files, rejects_frame, scan_file
+from mriseq.scan.manifests import files_frame, list_files, rejects_frame, scan_file
 
 
 def corpus_files(archive: Path) -> list[tuple[str, str]]:

@@ -33,6 +33,8 @@ from functools import cache
 
 import numpy as np
 
+from mriseq.defaults import schema_defaults
+
 PLANES = ("sagittal", "coronal", "axial")  # the plane whose normal is x, y, z
 # Functional group sequences in precedence order: the frame's own item, then the shared one.
 FUNCTIONAL_GROUPS = ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence")
@@ -111,8 +113,6 @@ def orientation_label(normal: Sequence[float] | None, tolerance: float | None = 
 
 @cache
 def _default_tolerance() -> float:
-    from mriseq.config import schema_defaults
-
     return float(schema_defaults("scan", "orientation_tolerance"))
 
 

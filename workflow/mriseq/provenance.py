@@ -15,6 +15,8 @@ import platform
 from importlib import metadata as importlib_metadata
 from typing import Any
 
+from mriseq.io import write_json
+
 PACKAGES = ("mriseq", "tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "scikit-learn",
             "pyarrow")
 
@@ -56,8 +58,6 @@ def training_data_source(dataset: str, dataset_config: dict[str, Any]) -> str:
 def record_training_data(metadata_path: str, source: str) -> None:
     """Add ``training_data`` to a fold model's ``metadata.json`` (every family alike, after the
     family's own training wrote it)."""
-    from mriseq.io import write_json
-
     with open(metadata_path) as handle:
         metadata = json.load(handle)
     metadata["training_data"] = source

@@ -20,10 +20,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from mriseq.health import split_warnings
 from mriseq.io import write_csv, write_parquet
+from mriseq.models.health import split_warnings
+from mriseq.scan.volumes import unit_key, with_volume_key
 from mriseq.taxonomy import LABEL_COLUMN, TASKS
-from mriseq.volumes import unit_key, with_volume_key
 
 log = logging.getLogger("mriseq.splits")
 
@@ -139,7 +139,7 @@ def make_splits(index_path: str | os.PathLike, volumes_path: str | os.PathLike,
     """Split the labelled volumes that have at least one preprocessed slice (``volumes_path``:
     the scan's volumes.parquet; a series table is read as one volume per series); write
     ``splits.parquet``, ``class_counts.csv`` and (``warnings_out``) the classes too rare for the
-    folds or absent from the test set (:func:`mriseq.health.split_warnings`)."""
+    folds or absent from the test set (:func:`mriseq.models.health.split_warnings`)."""
     volumes = with_volume_key(pd.read_parquet(volumes_path))
     index = pd.read_parquet(index_path)
     unit = unit_key(index)

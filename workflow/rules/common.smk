@@ -4,12 +4,12 @@
 
 import os
 
-from mriseq import paths as result_paths
+from mriseq import result_paths
 from mriseq.config import dataset_entries, resolve_raw_dir
-from mriseq.layouts import get_layout
+from mriseq.scan.layouts.registry import get_layout
 from mriseq.models import families
 from mriseq.provenance import training_data_source
-from mriseq.sharding import assign_shards
+from mriseq.scan.sharding import assign_shards
 
 DATASETS = list(config["datasets"])
 TASKS = config["train"]["tasks"]

@@ -1,7 +1,7 @@
-# Glue: evaluate every model's stored predictions of one {dataset}×{task} (mriseq.evaluate).
+# Glue: evaluate every model's stored predictions of one {dataset}×{task} (mriseq.evaluation.tables).
 import os
 
-from mriseq.evaluate import evaluate_task
+from mriseq.evaluation.tables import evaluate_task
 from mriseq.logs import log_to
 
 with log_to(snakemake.log[0]):

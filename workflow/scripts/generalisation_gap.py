@@ -1,5 +1,5 @@
-# Glue: internal test vs external metrics side by side (mriseq.evaluate).
-from mriseq.evaluate import write_generalisation_gap
+# Glue: internal test vs external metrics side by side (mriseq.evaluation.tables).
+from mriseq.evaluation.tables import write_generalisation_gap
 from mriseq.logs import log_to
 
 with log_to(snakemake.log[0]):

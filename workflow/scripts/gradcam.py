@@ -1,6 +1,6 @@
-# Glue: Grad-CAM grid of one task's CNN on labelled slices of a dataset (mriseq.gradcam).
-from mriseq.gradcam import gradcam_grid
+# Glue: Grad-CAM grid of one task's CNN on labelled slices of a dataset (mriseq.models.cnn.gradcam).
 from mriseq.logs import log_to
+from mriseq.models.cnn.gradcam import gradcam_grid
 
 with log_to(snakemake.log[0]):
     gradcam_grid(

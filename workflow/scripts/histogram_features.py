@@ -1,6 +1,6 @@
 """Intensity histograms of every slice of a dataset (rule histogram_features)."""
 
-from mriseq.features import write_histogram_features
+from mriseq.features.tables import write_histogram_features
 from mriseq.logs import log_to
 
 with log_to(snakemake.log[0]):

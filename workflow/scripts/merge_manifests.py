@@ -1,7 +1,7 @@
 # Merge a dataset's shard manifests, split series into volumes, join reference labels, write the
-# QC summary (mriseq.scan).
+# QC summary (mriseq.scan.manifests).
 from mriseq.logs import log_to
-from mriseq.scan import merge_manifests
+from mriseq.scan.manifests import merge_manifests
 
 with log_to(snakemake.log[0]):
     merge_manifests(

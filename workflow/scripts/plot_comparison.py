@@ -1,6 +1,6 @@
-# Glue: every model family side by side, a bar chart of one dataset, all tasks (mriseq.plots).
+# Glue: every model family side by side, a bar chart of one dataset, all tasks (mriseq.evaluation.plots).
+from mriseq.evaluation.plots import plot_comparison
 from mriseq.logs import log_to
-from mriseq.plots import plot_comparison
 
 with log_to(snakemake.log[0]):
     plot_comparison(

@@ -1,7 +1,7 @@
-"""Reliability diagrams or coverage–accuracy curves of one dataset, all tasks (mriseq.plots)."""
+"""Reliability diagrams or coverage–accuracy curves of one dataset, all tasks (mriseq.evaluation.plots)."""
 
+from mriseq.evaluation.plots import plot_coverage, plot_reliability
 from mriseq.logs import log_to
-from mriseq.plots import plot_coverage, plot_reliability
 
 with log_to(snakemake.log[0]):
     tables = dict(zip(snakemake.params.tasks, snakemake.input, strict=True))

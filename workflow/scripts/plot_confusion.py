@@ -1,6 +1,6 @@
-# Glue: one heatmap per confusion table, in every configured format (mriseq.plots).
+# Glue: one heatmap per confusion table, in every configured format (mriseq.evaluation.plots).
+from mriseq.evaluation.plots import plot_confusion_tables
 from mriseq.logs import log_to
-from mriseq.plots import plot_confusion_tables
 
 with log_to(snakemake.log[0]):
     plot_confusion_tables(

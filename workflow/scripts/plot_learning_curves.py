@@ -1,6 +1,6 @@
-# Glue: learning curves of every fold of one task's CNN (mriseq.plots).
+# Glue: learning curves of every fold of one task's CNN (mriseq.evaluation.plots).
 from mriseq.logs import log_to
-from mriseq.plots import plot_learning_curves
+from mriseq.models.cnn.learning_curves import plot_learning_curves
 
 with log_to(snakemake.log[0]):
     plot_learning_curves(

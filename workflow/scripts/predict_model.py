@@ -1,11 +1,12 @@
 """Slice predictions of all fold models of one family on one dataset, for one task or (a
 multi-task family) for every task, each fold's probabilities scaled by its temperature (rules
-predict_<family>; mriseq.calibration)."""
+predict_<family>; mriseq.models.calibration)."""
 
-from mriseq.calibration import calibrate_table, read_temperatures
 from mriseq.io import write_parquet
 from mriseq.logs import log_to
-from mriseq.models import get_family, job_tasks
+from mriseq.models import get_family
+from mriseq.models.family import job_tasks
+from mriseq.models.calibration import calibrate_table, read_temperatures
 
 with log_to(snakemake.log[0]):
     family = get_family(snakemake.params.family)

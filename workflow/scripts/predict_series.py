@@ -1,6 +1,6 @@
-# Glue: predict mode, one row per volume with header hints (mriseq.predict_series).
+# Glue: predict mode, one row per volume with header hints (mriseq.predict.series).
 from mriseq.logs import log_to
-from mriseq.predict_series import write_series_predictions
+from mriseq.predict.series import write_series_predictions
 
 with log_to(snakemake.log[0]):
     write_series_predictions(

@@ -1,6 +1,6 @@
-# Glue: the self-contained reviewer report results/report/index.html (mriseq.report).
+# Glue: the self-contained reviewer report results/report/index.html (mriseq.report.html).
 from mriseq.logs import log_to
-from mriseq.report import build_report
+from mriseq.report.html import build_report
 
 with log_to(snakemake.log[0]):
     build_report(

@@ -1,7 +1,7 @@
-"""Write the headline results as Markdown (rule report_summary; mriseq.summary)."""
+"""Write the headline results as Markdown (rule report_summary; mriseq.report.summary)."""
 
 from mriseq.logs import log_to
-from mriseq.summary import write_summary
+from mriseq.report.summary import write_summary
 
 with log_to(snakemake.log[0]):
     datasets, tasks = snakemake.params.datasets, snakemake.params.tasks

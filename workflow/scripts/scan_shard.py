@@ -1,6 +1,6 @@
-# Scan one shard of a dataset's raw directory: files and rejects Parquet (mriseq.scan).
+# Scan one shard of a dataset's raw directory: files and rejects Parquet (mriseq.scan.manifests).
 from mriseq.logs import log_to
-from mriseq.scan import scan_shard
+from mriseq.scan.manifests import scan_shard
 
 with log_to(snakemake.log[0]):
     scan_shard(

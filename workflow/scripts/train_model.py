@@ -1,10 +1,11 @@
 """Train one fold model of one family, for one task or (a multi-task family) for every task, and
 fit each task's temperature on the validation fold (rules train_<family>; mriseq.models,
-mriseq.calibration)."""
+mriseq.models.calibration)."""
 
-from mriseq.calibration import calibrate_fold
 from mriseq.logs import log_to
-from mriseq.models import get_family, job_tasks, task_file
+from mriseq.models import get_family
+from mriseq.models.family import job_tasks, task_file
+from mriseq.models.calibration import calibrate_fold
 from mriseq.provenance import record_training_data
 
 with log_to(snakemake.log[0]):

@@ -1,9 +1,9 @@
-"""Flag fold models that learnt nothing useful (rule training_health; mriseq.health)."""
+"""Flag fold models that learnt nothing useful (rule training_health; mriseq.models.health)."""
 
 import pandas as pd
-from mriseq.health import HEALTH_COLUMNS, health_table
 from mriseq.io import write_csv
 from mriseq.logs import log_to
+from mriseq.models.health import HEALTH_COLUMNS, health_table
 
 with log_to(snakemake.log[0]):
     tables = [

@@ -259,7 +259,7 @@ class PlannedPatient:
 def cohort_settings(cohort: dict) -> dict:
     """A ``synthetic.cohorts.<name>`` dict with the keys it leaves out set to the schema's
     defaults (the workflow passes validated, complete dicts; tests may pass a few keys)."""
-    from mriseq.config import schema_defaults
+    from mriseq.defaults import schema_defaults
 
     return {**schema_defaults("$defs", "cohort"), **cohort}
 

@@ -2,7 +2,7 @@
 # kept apart from the rules because a Snakefile mixing rules and functions fails --lint.
 
 
-# Tables of mriseq.confidence: calibration, abstention, subsets (their CSVs; all EVAL_TABLES
+# Tables of mriseq.evaluation.confidence: calibration, abstention, subsets (their CSVs; all EVAL_TABLES
 # are also written as Parquet).
 CONFIDENCE_TABLES = ["calibration", "reliability", "coverage", "subsets"]
 CONFIDENCE_FIGURES = ["reliability", "coverage"]
