@@ -65,8 +65,9 @@ def series_predictions(dataset: str, results: str = RESULTS) -> str:
     return f"{results}/{dataset}/predictions/series.csv"
 
 
-def learning_curves(task: str, ext: str, results: str = RESULTS) -> str:
-    return f"{results}/models/cnn/{task}/learning_curves.{ext}"
+def learning_curves(model: str, task: str, ext: str, results: str = RESULTS) -> str:
+    """The learning-curve figure of a family that offers one (all folds of one task)."""
+    return f"{results}/models/{model}/{task}/learning_curves.{ext}"
 
 
 def training_health(results: str = RESULTS) -> str:

@@ -21,6 +21,10 @@ MODEL_FAMILIES = {f.name: f for f in families(config["train"]["models"]).values(
 FAMILY_ENTRIES = dict(zip(MODEL_FAMILIES, config["train"]["models"]))
 MODELS = list(MODEL_FAMILIES)
 PRIMARY_MODEL = MODELS[0]
+# What families offer beyond predictions (mriseq.models.family): rules and the report ask these.
+CURVE_MODELS = [name for name, f in MODEL_FAMILIES.items() if f.learning_curves]
+# Grad-CAM figures have one path per dataset and task: the first family offering it draws them.
+GRADCAM_MODEL = next((name for name, f in MODEL_FAMILIES.items() if f.gradcam), None)
 # Datasets by role: the labelled ones are evaluated, the external ones compared with the internal
 # test set, the predict ones get the per-series table.
 LABELLED_DATASETS = [
@@ -45,6 +49,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     shard=r"s\d{3}",
     task="|".join(config["taxonomy"]),
+    model="|".join(MODELS),
     fold=r"\d+",
     kind="reliability|coverage",
 

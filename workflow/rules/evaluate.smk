@@ -159,16 +159,19 @@ rule plot_confidence:
 
 rule plot_learning_curves:
     input:
-        expand("results/models/cnn/{{task}}/fold{fold}/history.csv", fold=FOLDS),
+        history_files,
     output:
         report_figures(
-            [result_paths.learning_curves("{task}", ext) for ext in PLOT_FORMATS],
+            [
+                result_paths.learning_curves("{model}", "{task}", ext)
+                for ext in PLOT_FORMATS
+            ],
             category="Learning curves",
-            subcategory="{task}",
+            subcategory="{model} · {task}",
             caption="../report/learning_curves.rst",
         ),
     log:
-        "logs/models/cnn/{task}/plot_learning_curves.log",
+        "logs/models/{model}/{task}/plot_learning_curves.log",
     conda:
         "../../envs/plots.yaml"
     threads: 1
@@ -176,6 +179,7 @@ rule plot_learning_curves:
         mem_mb=1000,
         runtime=10,
     params:
+        title=family_title,
         dpi=config["plots"]["dpi"],
     script:
         "../scripts/plot_learning_curves.py"
@@ -185,7 +189,7 @@ rule gradcam:
     input:
         model=gradcam_model,
         tensors=dataset_tensor_files,
-        predictions="results/{dataset}/predictions/cnn/{task}.parquet",
+        predictions=gradcam_predictions,
     output:
         figure=report(
             result_paths.gradcam_figure("{dataset}", "{task}"),
@@ -210,6 +214,7 @@ rule gradcam:
         per_class=config["evaluate"]["gradcam_per_class"],
         seed=config["seed"],
         fold=GRADCAM_FOLD,
+        model=GRADCAM_MODEL,
         dpi=config["plots"]["dpi"],
     script:
         "../scripts/gradcam.py"

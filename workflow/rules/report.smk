@@ -28,6 +28,8 @@ rule report_html:
         datasets={name: ds["role"] for name, ds in config["datasets"].items()},
         tasks=TASKS,
         models=MODELS,
+        learning_curves={name: MODEL_FAMILIES[name].title for name in CURVE_MODELS},
+        gradcam=GRADCAM_MODEL is not None,
         train_dataset=TRAIN_DATASET,
         montages=synthetic_montages(),
         training_data=training_data(),

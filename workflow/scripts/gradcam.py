@@ -1,9 +1,10 @@
-# Glue: Grad-CAM grid of one task's CNN on labelled slices of a dataset (mriseq.models.cnn.gradcam).
+# Glue: Grad-CAM grid of one task's fold model on labelled slices of a dataset, drawn by the
+# family that offers it (the CNN's: mriseq.models.cnn.gradcam).
 from mriseq.logs import log_to
-from mriseq.models.cnn.gradcam import gradcam_grid
+from mriseq.models import get_family
 
 with log_to(snakemake.log[0]):
-    gradcam_grid(
+    get_family(snakemake.params.model).gradcam(
         model_path=snakemake.input.model,
         tensor_paths=list(snakemake.input.tensors),
         predictions_path=snakemake.input.predictions,

@@ -1,11 +1,11 @@
-# Glue: learning curves of every fold of one task's CNN (mriseq.evaluation.plots).
+# Glue: learning curves of every fold of one task, drawn by the family that offers them.
 from mriseq.logs import log_to
-from mriseq.models.cnn.learning_curves import plot_learning_curves
+from mriseq.models import get_family
 
 with log_to(snakemake.log[0]):
-    plot_learning_curves(
+    get_family(snakemake.wildcards.model).learning_curves(
         list(snakemake.input),
         list(snakemake.output),
-        title=f"CNN {snakemake.wildcards.task}: loss and accuracy per epoch",
+        title=f"{snakemake.params.title} {snakemake.wildcards.task}: loss and accuracy per epoch",
         dpi=snakemake.params.dpi,
     )

@@ -12,4 +12,6 @@ with log_to(snakemake.log[0]):
         montages=snakemake.params.montages,
         confidence=snakemake.params.confidence_level,
         training_data=snakemake.params.training_data,
+        learning_curves=snakemake.params.learning_curves,
+        gradcam=snakemake.params.gradcam,
     )

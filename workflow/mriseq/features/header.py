@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-VOCABULARY_PATH = Path(__file__).resolve().parent / "data" / "header_vocabulary.yaml"
+VOCABULARY_PATH = Path(__file__).resolve().parents[1] / "data" / "header_vocabulary.yaml"
 NUMERIC = ["echo_time", "repetition_time", "inversion_time", "flip_angle", "echo_train_length",
            "b_value", "field_strength", "slice_thickness"]
 # Fat and water precess 3.5 ppm apart (42.577 MHz/T): their signals are in phase every

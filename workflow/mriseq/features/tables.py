@@ -5,8 +5,9 @@
 model sees when it ignores where the intensities are.
 
 ``results/{dataset}/features/header.parquet``: the header features of the slice's file
-(:mod:`mriseq.features.header`): acquisition parameters, plane, contrast agent, and the vendor's codes and
-description words translated into vendor-neutral terms, i.e. what a reader of the header uses.
+(:mod:`mriseq.features.header`): acquisition parameters, plane, contrast agent, and the vendor's
+codes and description words translated into vendor-neutral terms, i.e. what a reader of the
+header uses.
 
 Both tables have one row per tensor index row, keyed by ``shard`` and ``row``; missing numeric
 header values stay NaN (the forests handle them).

@@ -1,21 +1,25 @@
-"""Model families: each family is one module here holding one :class:`ModelFamily`.
+"""Model families: the registry. Each family is one package here (``cnn``, ``hist_rf``,
+``header_rf``, ``fusion``) holding one :class:`~mriseq.models.family.ModelFamily` as ``FAMILY``.
 
-The rules, the evaluation, the report and predict mode iterate :data:`FAMILIES`; none of them
-names a family. A family says what it reads (the slice tensors, or a feature table of
-``results/{dataset}/features/``), what it writes per ``{task}×{fold}`` (the model artefact, any
-extra files), which environment and resources its jobs need, which config settings determine it,
-and how to train one fold and predict with all folds. Adding a family is one module plus its name
-in :data:`FAMILY_MODULES` (and an ``envs/`` file if it needs other packages). ``train.models``
-picks the families a run trains; an entry that is not a registered name is read as the dotted path
-of a module holding a ``FAMILY`` (a family kept outside this package).
+The rules, the evaluation, the report and predict mode iterate the families of ``train.models``
+and ask each what it offers (``family.py``: what it reads and writes, its environment and
+resources, its settings, how it trains a fold and predicts, whether it draws learning curves or
+Grad-CAM); none of them names a family. Adding a family is one package plus its name in
+:data:`FAMILY_MODULES` (and an ``envs/`` file if it needs other packages). An entry of
+``train.models`` that is not a registered name is read as the dotted path of a module holding a
+``FAMILY`` (a family kept outside this package).
 
-The family modules are imported by name only when a job needs them, so reading the registry (at
-workflow parse time) never imports TensorFlow.
+What the families share sits beside them: the contract (``family``), the prediction table
+(``predictions``), the fold job's common steps (``fold_job``), the training data
+(``training_data``), class balance, calibration and training health; ``forest`` is what the two
+forest families share. TensorFlow is imported only inside the CNN's functions that need it, so
+reading the registry (at workflow parse time) never loads it.
 """
 
 from __future__ import annotations
 
 import importlib
+
 from mriseq.models.family import ModelFamily
 
 # Name -> module under mriseq.models. The first is the primary family: its predictions make the

@@ -23,7 +23,8 @@ import numpy as np
 
 def drawn_labels(samples: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The labels of every slice drawn over all epochs of ``samples`` (``(epochs, n)`` positions
-    from :func:`mriseq.models.cnn.pipeline.epoch_samples`): what the loss is actually computed on."""
+    from :func:`mriseq.models.cnn.pipeline.epoch_samples`): what the loss is actually computed
+    on."""
     return np.asarray(labels)[np.asarray(samples, dtype=np.int64).ravel()]
 
 

@@ -42,6 +42,13 @@ class ModelFamily:
     # predict take ``tasks`` (task -> classes) instead of ``task`` and ``classes``, the outputs
     # and the predictions are keyed by task.
     multi_task: Callable[[Mapping[str, Any]], bool] = field(default=single_task)
+    # What a family offers beyond predictions; the rules and the report ask these, never a name.
+    # (histories, out_paths, *, title, dpi): the figure of every fold's per-epoch history; a
+    # family with it writes "history" (history.csv, epochs numbered from 1) per task and fold.
+    learning_curves: Callable[..., None] | None = None
+    # (*, model_path, tensor_paths, predictions_path, classes, per_class, seed, out_png,
+    # out_table, dpi, task, title): a grid of saliency maps on labelled slices of a dataset.
+    gradcam: Callable[..., None] | None = None
     gpu: bool = False  # jobs ask a cluster for a GPU (and run on the CPU without one)
     train_mem_mb: int = 4000
     predict_mem_mb: int = 4000

@@ -1,12 +1,13 @@
 """Predict mode: one row per volume of an unlabelled archive (README "Classify your own archive").
 
-A volume is an image stack of one kind (:mod:`mriseq.scan.volumes`); an ordinary series is one volume,
-and a row names its series, the volume's number in it, how many volumes the series holds and which
-rule split it. For each task the fold ensemble's slice predictions are voted per volume (majority
-vote, ties by mean probability; ``mriseq.evaluation.predictions.vote_volumes``). ``<task>`` is the voted class,
-or ``uncertain`` where its calibrated probability (the mean over the volume's slices,
-``<task>_probability``) is below the task's ``evaluate.abstain_below``; ``<task>_best`` is the
-voted class either way, ``<task>_runner_up`` the next most probable one with its probability.
+A volume is an image stack of one kind (:mod:`mriseq.scan.volumes`); an ordinary series is one
+volume, and a row names its series, the volume's number in it, how many volumes the series holds and
+which rule split it. For each task the fold ensemble's slice predictions are voted per volume
+(majority vote, ties by mean probability; ``mriseq.evaluation.predictions.vote_volumes``).
+``<task>`` is the voted class, or ``uncertain`` where its calibrated probability (the mean over the
+volume's slices, ``<task>_probability``) is below the task's ``evaluate.abstain_below``;
+``<task>_best`` is the voted class either way, ``<task>_runner_up`` the next most probable one with
+its probability.
 Beside the pixel prediction the
 table carries the header evidence a reader checks first (plane from ImageOrientationPatient, the
 contrast-agent tag, b-values, SeriesDescription) and flags volumes where the two disagree:

@@ -93,10 +93,12 @@ def _with_ci(df: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: Sequence[str],
                  models: Sequence[str], train_dataset: str, results: str = "results",
                  montages: dict[str, str] | None = None, confidence: float = 0.95,
-                 training_data: str = "unknown") -> None:
+                 training_data: str = "unknown", learning_curves: dict[str, str] | None = None,
+                 gradcam: bool = False) -> None:
     """Write the report. ``datasets`` maps dataset name to role (train/external/predict);
     ``training_data`` is where the models' training data came from (``synthetic`` or the
-    labelled dataset's name)."""
+    labelled dataset's name). ``learning_curves`` maps each family that draws them to its title;
+    ``gradcam``: a family explains the train dataset's test slices with Grad-CAM."""
     ci = f"{int(round(confidence * 100))} % CI"
     labelled = [d for d, role in datasets.items() if role != "predict"]
     external = [d for d, role in datasets.items() if role == "external"]
@@ -139,7 +141,7 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
 
     for dataset in labelled:
         parts.append(_dataset_section(results, dataset, tasks, models,
-                                      gradcam=dataset == train_dataset))
+                                      gradcam=gradcam and dataset == train_dataset))
 
     if external:
         parts.append("<h2 id='gap'>Generalisation gap: internal test vs external</h2>")
@@ -170,9 +172,9 @@ def build_report(out_html: str | os.PathLike, datasets: dict[str, str], tasks: S
     parts.append(_table(paths.training_health(results)))
     for task in tasks:
         parts.append(f"<h3>{task}</h3><div class='figs'>")
-        if "cnn" in models:
-            parts.append(_figure(paths.learning_curves(task, "png", results),
-                                 f"CNN learning curves, {task}, every fold"))
+        for model, title in (learning_curves or {}).items():
+            parts.append(_figure(paths.learning_curves(model, task, "png", results),
+                                 f"{title} learning curves, {task}, every fold"))
         parts.append("</div>")
         parts.append("<p>CV summary (mean ± sd over folds; validation = each fold model on its "
                      "own validation fold)</p>")
@@ -260,7 +262,7 @@ def _dataset_section(results: str, dataset: str, tasks: Sequence[str], models: S
         parts.append(_table(table("per_class"),
                             query=lambda d: d[d["aggregation"] != "mean_prob"]))
         parts.append("</details>")
-        if gradcam and "cnn" in models:
+        if gradcam:
             parts.append("<div class='figs'>")
             parts.append(_figure(paths.gradcam_figure(dataset, task, results),
                                  f"Grad-CAM, {task}: test slices per class (true / predicted)"))

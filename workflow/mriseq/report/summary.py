@@ -1,11 +1,11 @@
 """The headline results as Markdown, written by the workflow and copied into README.md.
 
-A results table typed by hand drifts from what the workflow produces as soon as anything changes
-(a seed, a recipe, a library). So the report stage writes ``results/report/summary.md`` from the
-stored comparison tables, and ``python -m mriseq.report.summary README.md results/report/summary.md``
-(``make readme-results``) replaces the README's block between :data:`BEGIN` and :data:`END` with
-it. The text depends only on the stored tables (no dates, no host names): the same results give
-the same bytes.
+A results table typed by hand drifts from what the workflow produces as soon as anything changes (a
+seed, a recipe, a library). So the report stage writes ``results/report/summary.md`` from the stored
+comparison tables, and ``python -m mriseq.report.summary README.md results/report/summary.md``
+(``make readme-results``) replaces the README's block between :data:`BEGIN` and :data:`END` with it.
+The text depends only on the stored tables (no dates, no host names): the same results give the same
+bytes.
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ import pandas as pd
 from mriseq.features.header import coded_terms, vocabulary
 
 RULES = ("stack", "plane", "image_type", "echo", "temporal")
-# ImageType terms (mriseq.features.header's vocabulary) that name a different image, not a vendor flag.
+# ImageType terms (mriseq.features.header's vocabulary) that name a different image, not a
+# vendor flag.
 DISTINGUISHING = frozenset({"trace", "adc", "exponential_adc", "anisotropy", "in_phase",
                             "opposed_phase", "water", "fat", "subtraction", "reformat",
                             "projection", "magnitude", "phase", "real"})

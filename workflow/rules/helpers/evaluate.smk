@@ -30,8 +30,27 @@ def evaluation_inputs(wildcards):
 
 
 def gradcam_model(wildcards):
-    """The CNN fold model Grad-CAM explains (a multi-task model through the task's head)."""
-    return fold_model_path(MODEL_FAMILIES["cnn"], wildcards.task, GRADCAM_FOLD)
+    """The fold model Grad-CAM explains (a multi-task model through the task's head)."""
+    return fold_model_path(MODEL_FAMILIES[GRADCAM_MODEL], wildcards.task, GRADCAM_FOLD)
+
+
+def gradcam_predictions(wildcards):
+    """The explained family's predictions of the dataset (the slices the grid shows)."""
+    return f"results/{wildcards.dataset}/predictions/{GRADCAM_MODEL}/{wildcards.task}.parquet"
+
+
+def history_files(wildcards):
+    """Every fold's per-epoch history of one family and task (a family with learning curves)."""
+    return expand(
+        "results/models/{model}/{task}/fold{fold}/history.csv",
+        model=wildcards.model,
+        task=wildcards.task,
+        fold=FOLDS,
+    )
+
+
+def family_title(wildcards):
+    return MODEL_FAMILIES[wildcards.model].title
 
 
 def abstention_threshold(wildcards):
@@ -121,12 +140,13 @@ def evaluate_targets():
             for kind in CONFIDENCE_FIGURES
             for ext in PLOT_FORMATS
         ]
-    if "cnn" in MODELS:
-        # Learning curves and Grad-CAM explain the CNN; a run without it has neither.
-        targets += [
-            result_paths.learning_curves(task, ext)
-            for task in TASKS
-            for ext in PLOT_FORMATS
-        ]
+    # Learning curves and Grad-CAM come from the families that offer them; without one, none.
+    targets += [
+        result_paths.learning_curves(model, task, ext)
+        for model in CURVE_MODELS
+        for task in TASKS
+        for ext in PLOT_FORMATS
+    ]
+    if GRADCAM_MODEL:
         targets += [result_paths.gradcam_figure(TRAIN_DATASET, task) for task in TASKS]
     return targets

@@ -1,4 +1,5 @@
-"""The slice CNN (``mriseq.models.cnn.network`` architecture, ``mriseq.models.cnn.training`` recipe) as a model family.
+"""The slice CNN as a model family: its network (``network``), input pipeline (``pipeline``),
+training (``training``), prediction (``prediction``), Grad-CAM and learning curves.
 
 Reads the memory-mapped slice tensors; GPU-ready (a cluster gives its jobs a GPU; without one it
 runs on the CPU). Its settings are the config's ``train`` section without the task and family
@@ -13,9 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from mriseq.io import write_parquet
-from mriseq.models.family import ModelFamily, task_file
+from mriseq.models.cnn.gradcam import gradcam_grid
+from mriseq.models.cnn.learning_curves import plot_learning_curves
 from mriseq.models.cnn.prediction import predict_cnn
 from mriseq.models.cnn.training import train_cnn
+from mriseq.models.family import ModelFamily, task_file
 
 # Per task and fold, besides the common outputs (mriseq.models).
 PER_TASK_FILES = {"history": "history.csv", "curve": "learning_curve.png"}
@@ -62,5 +65,5 @@ def predict(inputs, out_path, *, settings, threads, task=None, classes=None, tas
 FAMILY = ModelFamily(
     name="cnn", title="CNN", artefact="model.keras", env="tensorflow", features=None,
     settings=settings, train=train, predict=predict, extra_outputs=PER_TASK_FILES,
-    multi_task=multi_task, gpu=True,
+    multi_task=multi_task, learning_curves=plot_learning_curves, gradcam=gradcam_grid, gpu=True,
 )

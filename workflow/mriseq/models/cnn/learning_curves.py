@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mriseq.figures import pyplot, save_figure
+from mriseq.io import atomic_path
 
 
 def plot_learning_curves(histories: Sequence[str | os.PathLike], out_paths: Sequence[str],
@@ -20,7 +21,9 @@ def plot_learning_curves(histories: Sequence[str | os.PathLike], out_paths: Sequ
     colours = plt.get_cmap("tab10")
     for fold, path in enumerate(histories):
         history = pd.read_csv(path)
-        epochs = history["epoch"] + 1 if "epoch" in history else np.arange(1, len(history) + 1)
+        # The training job numbers epochs from 1 (history.csv); a history without the column
+        # is numbered the same way.
+        epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
         for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
             if metric in history:
                 ax.plot(epochs, history[metric], color=colours(fold), label=f"fold {fold} train")
@@ -35,4 +38,23 @@ def plot_learning_curves(histories: Sequence[str | os.PathLike], out_paths: Sequ
     fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, out_paths, dpi)
+    plt.close(fig)
+
+
+def plot_fold_curve(history: pd.DataFrame, title: str, path: str, dpi: int) -> None:
+    """One fold's loss and accuracy per epoch (training and validation), as its job trains."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        if metric in history:
+            ax.plot(history["epoch"], history[metric], marker="o", label="train")
+        if f"val_{metric}" in history:
+            ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)

@@ -19,19 +19,18 @@ import pandas as pd
 
 from mriseq import io
 from mriseq.defaults import with_defaults
-from mriseq.metrics import classification_metrics
 from mriseq.models.balance import balanced_class_weights, drawn_labels
+from mriseq.models.cnn.learning_curves import plot_fold_curve
 from mriseq.models.cnn.network import build_cnn, compile_cnn, configure_runtime
 from mriseq.models.cnn.pipeline import epoch_samples, inference_dataset, training_dataset
-from mriseq.models.health import fold_health, log_flags
+from mriseq.models.fold_job import fold_metadata, require_training_rows, score_fold
 from mriseq.models.predictions import prediction_table
 from mriseq.models.training_data import (
-    TrainingDataError,
     encode_labels,
     fold_positions,
     open_tensors,
 )
-from mriseq.provenance import config_hash, derive_seed, package_versions
+from mriseq.provenance import config_hash, derive_seed
 from mriseq.scan.volumes import unit_key
 
 log = logging.getLogger("mriseq.models.cnn.training")
@@ -104,11 +103,7 @@ def train_cnn(
     # slices without its own (their weight is 0).
     positions = fold_positions(tensors.index, splits, fold,
                                np.max(np.stack(list(labels.values())), axis=0))
-    if len(positions["train"]) == 0:
-        raise TrainingDataError(
-            f"Fold {fold} of task(s) {', '.join(names)} has no labelled training slices in "
-            f"{index_path!r}."
-        )
+    require_training_rows(positions, fold, names, index_path)
     n_classes = {task: len(classes) for task, classes in tasks.items()}
     rng = np.random.default_rng(job_seed)
     epochs = int(train["epochs"])
@@ -195,7 +190,7 @@ def train_cnn(
         files = outputs[task]
         history = network if single else _head_history(network, task)
         io.write_csv(history, files["history"])
-        _learning_curve(history, f"{task}, fold {fold}", files["curve"], dpi)
+        plot_fold_curve(history, f"{task}, fold {fold}", files["curve"], dpi)
         # Each task is scored on its own labelled validation slices.
         val = labels[task][positions["val"]] >= 0
         task_val = positions["val"][val]
@@ -207,36 +202,27 @@ def train_cnn(
                                               task_probabilities), files["val_predictions"])
         task_train = positions["train"][labels[task][positions["train"]] >= 0]
         drawn = labels[task][samples[0]]  # one epoch's draw
-        metrics = classification_metrics(labels[task][task_val], predicted, classes)
-        health = fold_health(labels[task][task_train], labels[task][task_val], predicted,
-                             classes, first_epoch_loss=float(history["loss"].iloc[0]))
-        log_flags(health, f"cnn {task} fold {fold}")
-        metrics.update(model="cnn", task=task, fold=int(fold), best_epoch=best, health=health)
+        metrics = score_fold("cnn", task, fold, classes, train_labels=labels[task][task_train],
+                             val_labels=labels[task][task_val], predicted=predicted,
+                             first_epoch_loss=float(history["loss"].iloc[0]), best_epoch=best)
         io.write_json(metrics, files["val_metrics"])
-        meta = {
-            "model": "cnn",
-            "task": task,
-            "fold": int(fold),
-            "classes": list(classes),
-            "tasks_of_network": names,
-            "seed": int(seed),
-            "job_seed": int(job_seed),
-            "config_hash": config_hash("+".join(names), classes, seed, train),
-            "train_config": train,
-            "packages": package_versions(),
-            "device": device,
-            "epochs_run": int(len(network)),
-            "best_epoch": best,
-            "train_slices": int(len(task_train)),
-            "train_slices_per_epoch": int(samples.shape[1]),
-            "val_slices": int(len(task_val)),
-            "val_slices_monitored": int(len(monitor_positions)),
-            "class_weights": (None if weights[task] is None
-                              else [float(w) for w in weights[task]]),
-            "train_slices_per_class_per_epoch": np.bincount(
-                drawn[drawn >= 0], minlength=len(classes)).tolist(),
-            "parameters": int(model.count_params()),
-        }
+        meta = fold_metadata(
+            "cnn", task, fold, classes, seed=seed, job_seed=job_seed,
+            config_hash=config_hash("+".join(names), classes, seed, train), device=device,
+            train_slices=len(task_train), val_slices=len(task_val),
+            settings={"tasks_of_network": names, "train_config": train},
+            after={
+                "epochs_run": int(len(network)),
+                "best_epoch": best,
+                "train_slices_per_epoch": int(samples.shape[1]),
+                "val_slices_monitored": int(len(monitor_positions)),
+                "class_weights": (None if weights[task] is None
+                                  else [float(w) for w in weights[task]]),
+                "train_slices_per_class_per_epoch": np.bincount(
+                    drawn[drawn >= 0], minlength=len(classes)).tolist(),
+                "parameters": int(model.count_params()),
+            },
+        )
         io.write_json(meta, files["metadata"])
         log.info("%s: val accuracy %s, macro-F1 %s", task, metrics["accuracy"],
                  metrics["macro_f1"])
@@ -267,23 +253,3 @@ def best_epoch(monitored: np.ndarray, warmup: int) -> int:
     return int(warmup + np.asarray(monitored)[warmup:].argmin() + 1)
 
 
-def _learning_curve(history: pd.DataFrame, title: str, path: str, dpi: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        if metric in history:
-            ax.plot(history["epoch"], history[metric], marker="o", label="train")
-        if f"val_{metric}" in history:
-            ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    with io.atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)

@@ -1,8 +1,8 @@
 """The two random-forest baselines, trained on the same folds as the CNN.
 
 ``hist_rf`` reads ``features/histogram.parquet`` and ``header_rf`` reads ``features/header.parquet``
-(``mriseq.features.tables``); both fit a ``RandomForestClassifier`` on every labelled training slice of
-the fold and write ``model.joblib`` (the forest, its feature columns and the class list),
+(``mriseq.features.tables``); both fit a ``RandomForestClassifier`` on every labelled training
+slice of the fold and write ``model.joblib`` (the forest, its feature columns and the class list),
 ``val_metrics.json``, ``val_predictions.parquet`` and ``metadata.json`` under
 ``results/models/{model}/{task}/fold{fold}/``.
 """
@@ -18,12 +18,17 @@ import pandas as pd
 
 from mriseq import io
 from mriseq.features.tables import feature_columns
-from mriseq.metrics import classification_metrics
 from mriseq.models.balance import balanced_class_weights
-from mriseq.models.health import fold_health, log_flags
+from mriseq.models.fold_job import (
+    check_classes,
+    cpu_device,
+    fold_metadata,
+    require_training_rows,
+    score_fold,
+)
 from mriseq.models.predictions import combine_tables, prediction_table, rows_to_predict
 from mriseq.models.training_data import TrainingDataError, encode_labels, fold_positions
-from mriseq.provenance import config_hash, derive_seed, package_versions
+from mriseq.provenance import config_hash, derive_seed
 from mriseq.result_paths import fold_of
 
 log = logging.getLogger("mriseq.models.forest.model")
@@ -105,10 +110,7 @@ def train_baseline(
     splits = pd.read_parquet(splits_path)
     labels = encode_labels(index, task, classes)
     positions = fold_positions(index, splits, fold, labels)
-    if len(positions["train"]) == 0:
-        raise TrainingDataError(
-            f"Fold {fold} of task {task!r} has no labelled training slices in {index_path!r}."
-        )
+    require_training_rows(positions, fold, [task], index_path)
     x = feature_matrix(features, columns)
     job_seed = derive_seed(seed, f"{model_name}/{task}", fold)
     train_labels = labels[positions["train"]]
@@ -127,32 +129,21 @@ def train_baseline(
     if out_val_predictions:
         io.write_parquet(prediction_table(index, val, fold, task, classes, val_probabilities),
                          out_val_predictions)
-    metrics = classification_metrics(labels[val], predicted, classes)
-    health = fold_health(train_labels, labels[val], predicted, classes)
-    log_flags(health, f"{model_name} {task} fold {fold}")
-    metrics.update(model=model_name, task=task, fold=int(fold), health=health)
+    metrics = score_fold(model_name, task, fold, classes, train_labels=train_labels,
+                         val_labels=labels[val], predicted=predicted)
     io.write_json(metrics, out_val_metrics)
     with io.atomic_path(out_model, suffix=".joblib") as tmp:
         joblib.dump(bundle, tmp, compress=3)
-    meta = {
-        "model": model_name,
-        "task": task,
-        "fold": int(fold),
-        "classes": list(classes),
-        "seed": int(seed),
-        "job_seed": int(job_seed),
-        "config_hash": config_hash(model_name, task, classes, seed, baselines, class_weighting,
-                                   max_class_weight),
-        "baselines_config": baselines,
-        "class_weighting": class_weighting,
-        "class_weights": None if class_weight is None else
-        {classes[c]: w for c, w in class_weight.items()},
-        "n_features": len(columns),
-        "packages": package_versions(),
-        "device": {"type": "CPU", "threads": int(threads)},
-        "train_slices": int(len(positions["train"])),
-        "val_slices": int(len(val)),
-    }
+    meta = fold_metadata(
+        model_name, task, fold, classes, seed=seed, job_seed=job_seed,
+        config_hash=config_hash(model_name, task, classes, seed, baselines, class_weighting,
+                                max_class_weight),
+        device=cpu_device(threads), train_slices=len(positions["train"]), val_slices=len(val),
+        settings={"baselines_config": baselines, "class_weighting": class_weighting,
+                  "class_weights": None if class_weight is None else
+                  {classes[c]: w for c, w in class_weight.items()},
+                  "n_features": len(columns)},
+    )
     io.write_json(meta, out_metadata)  # no timings: same config, same bytes (they are logged)
     log.info("%s %s fold %d: %d features, %d train slices fitted in %.1f s, val accuracy %s, "
              "macro-F1 %s", model_name, task, fold, len(columns), len(positions["train"]), seconds,
@@ -172,11 +163,7 @@ def predict_baseline(features_path: str, index_path: str, model_paths: list[str]
     tables = []
     for path in sorted(model_paths, key=fold_of):
         bundle = joblib.load(path)
-        if bundle["classes"] != list(classes):
-            raise ValueError(
-                f"Model {path!r} was trained on classes {bundle['classes']}, the config's "
-                f"taxonomy.{task} is {list(classes)}; retrain it."
-            )
+        check_classes(bundle["classes"], classes, path, task)
         bundle["model"].n_jobs = max(1, int(threads))
         x = feature_matrix(features.iloc[positions], bundle["feature_columns"])
         tables.append(prediction_table(index, positions, fold_of(path), task, classes,

@@ -1,6 +1,6 @@
-"""Header and pixels together (:mod:`mriseq.models.fusion.model`): a forest on each slice's header features
-and the CNN's calibrated out-of-fold probabilities, trained with header fields dropped or
-corrupted at random."""
+"""Header and pixels together as a model family (the model: :mod:`mriseq.models.fusion.model`):
+a forest on each slice's header features and the CNN's calibrated out-of-fold probabilities,
+trained with header fields dropped or corrupted at random."""
 
 from __future__ import annotations
 

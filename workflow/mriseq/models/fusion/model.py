@@ -39,13 +39,18 @@ import pandas as pd
 
 from mriseq import io
 from mriseq.features.tables import feature_columns
-from mriseq.metrics import classification_metrics
 from mriseq.models.calibration import calibrate_table, read_temperatures
+from mriseq.models.fold_job import (
+    check_classes,
+    cpu_device,
+    fold_metadata,
+    require_training_rows,
+    score_fold,
+)
 from mriseq.models.forest.model import align_features, fit_forest, probabilities
-from mriseq.models.health import fold_health, log_flags
 from mriseq.models.predictions import combine_tables, prediction_table, rows_to_predict
-from mriseq.models.training_data import TrainingDataError, encode_labels, fold_positions
-from mriseq.provenance import config_hash, derive_seed, package_versions
+from mriseq.models.training_data import encode_labels, fold_positions
+from mriseq.provenance import config_hash, derive_seed
 from mriseq.result_paths import fold_of
 from mriseq.scan.volumes import with_volume_key
 
@@ -164,18 +169,13 @@ def train_fusion(inputs: Mapping[str, Any], outputs: Mapping[str, str], *, task:
     metadata (module doc)."""
     import joblib
 
-
     index = pd.read_parquet(inputs["index"]).reset_index(drop=True)
     header = align_features(pd.read_parquet(inputs["features"]), index)
     header_columns = feature_columns(header)
     splits = pd.read_parquet(inputs["splits"])
     labels = encode_labels(index, task, classes)
     positions = fold_positions(index, splits, fold, labels)
-    if len(positions["train"]) == 0:
-        raise TrainingDataError(
-            f"Fold {fold} of task {task!r} has no labelled training slices in "
-            f"{inputs['index']!r}."
-        )
+    require_training_rows(positions, fold, [task], inputs["index"])
     out_of_fold = {base: read_calibrated(list(inputs[f"{base}_val_predictions"]),
                                          list(inputs[f"{base}_calibration"]), classes)
                    for base in stacks}
@@ -206,25 +206,21 @@ def train_fusion(inputs: Mapping[str, Any], outputs: Mapping[str, str], *, task:
     predicted = val_probabilities.argmax(axis=1)
     io.write_parquet(prediction_table(index, val, fold, task, classes, val_probabilities),
                      outputs["val_predictions"])
-    metrics = classification_metrics(labels[val], predicted, classes)
-    health = fold_health(labels[train], labels[val], predicted, classes)
-    log_flags(health, f"fusion {task} fold {fold}")
-    metrics.update(model="fusion", task=task, fold=int(fold), health=health)
+    metrics = score_fold("fusion", task, fold, classes, train_labels=labels[train],
+                         val_labels=labels[val], predicted=predicted)
     io.write_json(metrics, outputs["val_metrics"])
     with io.atomic_path(outputs["model"], suffix=".joblib") as tmp:
         joblib.dump(bundle, tmp, compress=3)
-    meta = {
-        "model": "fusion", "task": task, "fold": int(fold), "classes": list(classes),
-        "seed": int(seed), "job_seed": int(job_seed),
-        "config_hash": config_hash("fusion", task, classes, seed, dict(settings)),
-        "fusion_config": dict(settings), "stacks": list(stacks),
-        "class_weights": None if class_weight is None else
-        {classes[c]: w for c, w in class_weight.items()},
-        "n_header_features": len(header_columns), "n_stacked_features": len(columns),
-        "corrupted_volumes": counts,
-        "packages": package_versions(), "device": {"type": "CPU", "threads": int(threads)},
-        "train_slices": int(len(train)), "val_slices": int(len(val)),
-    }
+    meta = fold_metadata(
+        "fusion", task, fold, classes, seed=seed, job_seed=job_seed,
+        config_hash=config_hash("fusion", task, classes, seed, dict(settings)),
+        device=cpu_device(threads), train_slices=len(train), val_slices=len(val),
+        settings={"fusion_config": dict(settings), "stacks": list(stacks),
+                  "class_weights": None if class_weight is None else
+                  {classes[c]: w for c, w in class_weight.items()},
+                  "n_header_features": len(header_columns), "n_stacked_features": len(columns),
+                  "corrupted_volumes": counts},
+    )
     io.write_json(meta, outputs["metadata"])
     log.info("fusion %s fold %d: %d header + %d stacked features, %d train slices (corrupted "
              "volumes %s) fitted in %.1f s, val accuracy %s, macro-F1 %s", task, fold,
@@ -239,7 +235,6 @@ def predict_fusion(inputs: Mapping[str, Any], out_path: str | None, *, task: str
     predictions (calibrated, as the prediction jobs store them)."""
     import joblib
 
-
     index = pd.read_parquet(inputs["index"]).reset_index(drop=True)
     header = align_features(pd.read_parquet(inputs["features"]), index)
     positions = rows_to_predict(index, inputs.get("splits") or None)
@@ -248,9 +243,7 @@ def predict_fusion(inputs: Mapping[str, Any], out_path: str | None, *, task: str
     for path in sorted(inputs["models"], key=fold_of):
         bundle = joblib.load(path)
         fold = fold_of(path)
-        if bundle["classes"] != list(classes):
-            raise ValueError(f"Model {path!r} was trained on classes {bundle['classes']}, the "
-                             f"config's taxonomy.{task} is {list(classes)}; retrain it.")
+        check_classes(bundle["classes"], classes, path, task)
         bundle["model"].n_jobs = max(1, int(threads))
         stacked = stacked_features(index.iloc[positions],
                                    {n: t[t["fold"] == fold] for n, t in base.items()}, classes)

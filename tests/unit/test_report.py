@@ -10,6 +10,7 @@ import pytest
 from evaluate_fixtures import write_model_predictions
 from mriseq.evaluation import plots
 from mriseq.evaluation import tables as ev
+from mriseq.models import get_family
 from mriseq.report.html import build_report
 
 TASKS = {"orientation": ["axial", "coronal", "sagittal", "oblique"], "contrast": ["pre", "post"]}
@@ -55,12 +56,13 @@ def _results_tree(root):
         for fold in range(2):
             path = results / "models" / "cnn" / task / f"fold{fold}" / "history.csv"
             path.parent.mkdir(parents=True)
-            pd.DataFrame({"epoch": range(3), "loss": [1.0, 0.6, 0.4], "accuracy": [0.5, 0.7, 0.8],
-                          "val_loss": [1.1, 0.8, 0.7], "val_accuracy": [0.4, 0.6, 0.7]}
-                         ).to_csv(path, index=False)
+            # Epochs numbered from 1, as the training job writes them.
+            pd.DataFrame({"epoch": range(1, 4), "loss": [1.0, 0.6, 0.4],
+                          "accuracy": [0.5, 0.7, 0.8], "val_loss": [1.1, 0.8, 0.7],
+                          "val_accuracy": [0.4, 0.6, 0.7]}).to_csv(path, index=False)
             histories.append(path)
-        plots.plot_learning_curves(histories, [str(path.parents[1] / "learning_curves.png")],
-                                   title=task, dpi=30)
+        get_family("cnn").learning_curves(
+            histories, [str(path.parents[1] / "learning_curves.png")], title=task, dpi=30)
     ev.write_generalisation_gap(
         {t: str(results / "internal" / "evaluation" / t / "metrics.parquet") for t in TASKS},
         {t: str(results / "dlds" / "evaluation" / t / "metrics.parquet") for t in TASKS},
@@ -73,7 +75,8 @@ def test_report_is_self_contained_and_complete(tmp_path):
     results = _results_tree(tmp_path)
     out = results / "report" / "index.html"
     build_report(out, {"internal": "train", "dlds": "external"}, list(TASKS),
-                 ["cnn", "hist_rf", "header_rf"], "internal", results=str(results))
+                 ["cnn", "hist_rf", "header_rf"], "internal", results=str(results),
+                 learning_curves={"cnn": "CNN"}, gradcam=True)
     page = out.read_text()
     # Every image is embedded; nothing points outside the file.
     sources = re.findall(r'src="([^"]*)"', page)
@@ -86,6 +89,18 @@ def test_report_is_self_contained_and_complete(tmp_path):
     # Files the run has not produced (QC tables, Grad-CAM) are named, not fatal.
     assert "missing table" in page and "qc_summary.csv" in page
     assert "missing figure" in page and "gradcam.png" in page
+
+
+def test_report_shows_only_what_the_families_offer(tmp_path):
+    """Learning curves and Grad-CAM appear where a family offers them, never by family name."""
+    results = _results_tree(tmp_path)
+    out = results / "report" / "index.html"
+    build_report(out, {"internal": "train", "dlds": "external"}, list(TASKS),
+                 ["cnn", "hist_rf", "header_rf"], "internal", results=str(results))
+    page = out.read_text()
+    assert len(re.findall(r'src="([^"]*)"', page)) == 2 * 2 * 8 + 2
+    assert "CNN learning curves" not in page
+    assert "gradcam.png" not in page
 
 
 @pytest.mark.parametrize("metric", ["macro_f1", "accuracy"])

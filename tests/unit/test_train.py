@@ -1,4 +1,5 @@
-"""Unit tests of the training stage on a fabricated dataset in the upstream layout."""
+"""Unit tests of the training stage on a fabricated dataset in the upstream layout (two-epoch
+trainings; the 25-epoch learning checks are in tests/workflow/test_train_learning.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from mriseq.models.training_data import (
     open_tensors,
 )
 from mriseq.provenance import derive_seed
-from train_fixtures import SEQUENCES, TRAIN_CONFIG, fabricate
+from train_fixtures import TRAIN_CONFIG, fabricate, task_files
 
 CLASSES = ["t1_inphase", "t1_opposed", "t2", "dwi", "t1_portal"]  # t1_opposed never occurs
 
@@ -80,15 +81,8 @@ def test_metrics_macro_f1():
     assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3) / 2)
 
 
-def _task_files(out):
-    return {name: str(out / file) for name, file in
-            (("history", "history.csv"), ("val_metrics", "val_metrics.json"),
-             ("curve", "curve.png"), ("metadata", "metadata.json"),
-             ("val_predictions", "val_predictions.parquet"))}
-
-
 def _train(dataset, out, fold=0, seed=3, train=TRAIN_CONFIG):
-    files = _task_files(out)
+    files = task_files(out)
     meta = train_cnn(dataset["tensors"], dataset["index"], dataset["splits"],
                      tasks={"sequence": CLASSES}, fold=fold, seed=seed, train=train,
                      out_model=str(out / "model.keras"), outputs={"sequence": files})["sequence"]
@@ -124,54 +118,21 @@ def test_train_cnn_writes_outputs_and_is_deterministic(dataset, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
 
 
-def test_cnn_learns_the_fabricated_sequences(dataset, tmp_path):
-    """Enough epochs on the easy fabricated signal reach high validation accuracy: the whole
-    path (labels, weights, pipeline, early stopping) is wired correctly."""
-    config = {**TRAIN_CONFIG, "epochs": 25, "patience": 25, "max_slices_per_series": 0,
-              "learning_rate": 0.01,
-              "architecture": {"filters": [8, 16], "dense_units": 16, "dropout": 0.1}}
-    out = tmp_path / "m"
-    train_cnn(dataset["tensors"], dataset["index"], dataset["splits"],
-              tasks={"sequence": SEQUENCES}, fold=1, seed=0, train=config,
-              out_model=str(out / "m.keras"), outputs={"sequence": _task_files(out)})
-    metrics = json.loads((out / "val_metrics.json").read_text())
-    assert metrics["accuracy"] >= 0.9, metrics
+def test_learning_curves_plot_the_epochs_training_wrote(dataset, tmp_path, monkeypatch):
+    """The combined figure reads the history.csv a fold job writes (epochs from 1) and plots
+    those epochs as they are: the first point at epoch 1, the last at the epochs run."""
+    from mriseq.models import get_family
+    from mriseq.models.cnn import learning_curves
 
-
-def test_multi_task_cnn_learns_every_task_with_one_network(dataset, tmp_path):
-    """One network with a head per task: every task learns the fabricated signal, each task's
-    files are written under its own names, and a slice without a task's label does not enter
-    that head's loss (its weight is 0)."""
-    index = dataset["index_frame"].copy()
-    # Half of the slices lose their contrast label: the other heads still train on them.
-    index.loc[index.index % 2 == 0, "label_contrast"] = None
-    index_path = tmp_path / "index.parquet"
-    index.to_parquet(index_path, index=False)
-    config = {**TRAIN_CONFIG, "epochs": 25, "patience": 25, "max_slices_per_series": 0,
-              "learning_rate": 0.01,
-              "architecture": {"filters": [8, 16], "dense_units": 16, "dropout": 0.1}}
-    tasks = {"sequence": SEQUENCES, "orientation": ["axial", "coronal", "sagittal", "oblique"],
-             "contrast": ["pre", "post"]}
-    outputs = {task: _task_files(tmp_path / task) for task in tasks}
-    written = train_cnn(dataset["tensors"], str(index_path), dataset["splits"], tasks=tasks,
-                        fold=1, seed=0, train=config, out_model=str(tmp_path / "model.keras"),
-                        outputs=outputs)
-    import keras
-
-    model = keras.models.load_model(tmp_path / "model.keras")
-    assert len(model.outputs) == 3
-    assert [layer.name for layer in model.layers[-3:]] == list(tasks)
-    for task in tasks:
-        metrics = json.loads(open(outputs[task]["val_metrics"]).read())
-        assert metrics["task"] == task and metrics["accuracy"] >= 0.9, (task, metrics)
-        history = pd.read_csv(outputs[task]["history"])
-        assert {"loss", "val_loss", "accuracy", "val_accuracy", "total_loss"} <= set(history)
-        assert written[task]["tasks_of_network"] == list(tasks)
-        predictions = pd.read_parquet(outputs[task]["val_predictions"])
-        assert predictions["y_true"].notna().all()
-    assert written["contrast"]["train_slices"] < written["sequence"]["train_slices"]
-    assert written["contrast"]["val_slices"] == len(pd.read_parquet(
-        outputs["contrast"]["val_predictions"])) < written["sequence"]["val_slices"]
+    meta, paths = _train(dataset, tmp_path / "a")
+    history = pd.read_csv(paths["history.csv"])
+    assert history["epoch"].tolist() == list(range(1, meta["epochs_run"] + 1))
+    drawn = []
+    monkeypatch.setattr(learning_curves, "save_figure",
+                        lambda fig, out_paths, dpi: drawn.append(fig.axes[0].lines[0].get_xdata()))
+    get_family("cnn").learning_curves([paths["history.csv"]], [str(tmp_path / "c.png")],
+                                      title="t", dpi=30)
+    assert list(drawn[0]) == history["epoch"].tolist()
 
 
 def test_a_slice_without_a_tasks_label_weighs_nothing_in_that_head(dataset):
