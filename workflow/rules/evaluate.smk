@@ -1,4 +1,4 @@
-# Evaluation of the stored predictions per {dataset}×{task} (README "Evaluation"; CONTRACTS.md).
+# Evaluation of the stored predictions per {dataset}×{task} (docs/evaluation.md, docs/contracts.md).
 # Tables are computed by `evaluate_predictions` and drawn by separate plot_* rules: a plotting
 # option reruns only plotting jobs, and a deleted figure is redrawn from the stored tables without
 # any training or prediction job (the models are inputs of Grad-CAM only, read, never rebuilt).

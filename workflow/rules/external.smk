@@ -1,5 +1,5 @@
-# External validation and predict mode (README "Validate on the Duke Liver Dataset", "Classify
-# your own archive"). External datasets run through the same scan/preprocess/predict/evaluate
+# External validation and predict mode (docs/external.md; docs/own-data.md, "Classify your own
+# archive"). External datasets run through the same scan/preprocess/predict/evaluate
 # rules as the internal one ({dataset} wildcard); this file adds the internal-vs-external table
 # and the per-series output of unlabelled (role: predict) datasets.
 

@@ -1,4 +1,4 @@
-# Slice-level predictions of every fold model of every family on every dataset (CONTRACTS.md,
+# Slice-level predictions of every fold model of every family on every dataset (docs/contracts.md,
 # Predictions). One job per dataset × family × task loops over the folds (TensorFlow starts once
 # per job); a multi-task family's one job per dataset predicts every task in one pass per slice.
 # One rule per family, generated from the registry.

@@ -1,4 +1,4 @@
-# The reviewer's report (README "Report"): results/report/index.html, self-contained, built from
+# The reviewer's report (docs/evaluation.md): results/report/index.html, self-contained, built from
 # stored tables and figures; `snakemake --report report.zip` collects the report()-registered
 # files. `snakemake --cores all figures` rebuilds every table, figure and the HTML page from the
 # stored predictions without retraining.

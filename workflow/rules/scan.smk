@@ -1,5 +1,5 @@
 # Scan / QC: per-shard header scan -> shard manifests; merge -> files, series, volumes,
-# rejects Parquet + QC summary with reference labels joined. Tables: workflow/CONTRACTS.md.
+# rejects Parquet + QC summary with reference labels joined. Tables: docs/contracts.md.
 
 
 include: "helpers/scan.smk"

@@ -1,6 +1,6 @@
 # Per-fold training of every model family (mriseq.models), one job per {task}×{fold} (per fold
 # for a multi-task family: the CNN with train.heads shared): one rule per family, generated from
-# the registry (README "Training"). GPU families declare gpu=1 for cluster executors and run on
+# the registry (docs/models.md). GPU families declare gpu=1 for cluster executors and run on
 # the CPU when no GPU is visible.
 
 

@@ -1,4 +1,5 @@
-# Glue: evaluate every model's stored predictions of one {dataset}×{task} (mriseq.evaluation.tables).
+# Glue: evaluate every model's stored predictions of one {dataset}×{task}
+# (mriseq.evaluation.tables).
 import os
 
 from mriseq.evaluation.tables import evaluate_task

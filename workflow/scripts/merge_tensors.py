@@ -2,7 +2,7 @@
 summary."""
 
 from mriseq.logs import log_to
-from mriseq.tensors.preprocess import merge_tensors
+from mriseq.tensors.merge import merge_tensors
 
 with log_to(snakemake.log[0]):
     merge_tensors(

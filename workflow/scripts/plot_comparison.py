@@ -1,4 +1,5 @@
-# Glue: every model family side by side, a bar chart of one dataset, all tasks (mriseq.evaluation.plots).
+# Glue: every model family side by side, a bar chart of one dataset, all tasks
+# (mriseq.evaluation.plots).
 from mriseq.evaluation.plots import plot_comparison
 from mriseq.logs import log_to
 

@@ -1,4 +1,5 @@
-"""Reliability diagrams or coverage–accuracy curves of one dataset, all tasks (mriseq.evaluation.plots)."""
+"""Reliability diagrams or coverage–accuracy curves of one dataset, all tasks
+(mriseq.evaluation.plots)."""
 
 from mriseq.evaluation.plots import plot_coverage, plot_reliability
 from mriseq.logs import log_to

@@ -5,8 +5,8 @@ predict_<family>; mriseq.models.calibration)."""
 from mriseq.io import write_parquet
 from mriseq.logs import log_to
 from mriseq.models import get_family
-from mriseq.models.family import job_tasks
 from mriseq.models.calibration import calibrate_table, read_temperatures
+from mriseq.models.family import job_tasks
 
 with log_to(snakemake.log[0]):
     family = get_family(snakemake.params.family)

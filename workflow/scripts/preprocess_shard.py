@@ -1,7 +1,7 @@
 """Preprocess one shard into a memory-mappable tensor, its index and its decode rejects."""
 
 from mriseq.logs import log_to
-from mriseq.tensors.preprocess import preprocess_shard
+from mriseq.tensors.shard import preprocess_shard
 
 with log_to(snakemake.log[0]):
     settings = snakemake.params.preprocess

@@ -1,6 +1,6 @@
-# Scan one shard of a dataset's raw directory: files and rejects Parquet (mriseq.scan.manifests).
+# Scan one shard of a dataset's raw directory: files and rejects Parquet (mriseq.scan.shard).
 from mriseq.logs import log_to
-from mriseq.scan.manifests import scan_shard
+from mriseq.scan.shard import scan_shard
 
 with log_to(snakemake.log[0]):
     scan_shard(

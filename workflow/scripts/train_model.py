@@ -4,8 +4,8 @@ mriseq.models.calibration)."""
 
 from mriseq.logs import log_to
 from mriseq.models import get_family
-from mriseq.models.family import job_tasks, task_file
 from mriseq.models.calibration import calibrate_fold
+from mriseq.models.family import job_tasks, task_file
 from mriseq.provenance import record_training_data
 
 with log_to(snakemake.log[0]):

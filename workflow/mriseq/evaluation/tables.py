@@ -1,8 +1,8 @@
 """Evaluation of stored slice predictions: fold ensemble, volume vote, metrics, CIs and tables.
 
-Inputs are the prediction tables of CONTRACTS.md (one row per tensor row and fold, ``p_<class>``
-for every class). Nothing here trains or loads a model: every table is rebuilt from the stored
-predictions, so reviewers regenerate them without retraining.
+Inputs are the prediction tables of docs/contracts.md (one row per tensor row and fold,
+``p_<class>`` for every class). Nothing here trains or loads a model: every table is rebuilt from
+the stored predictions, so reviewers regenerate them without retraining.
 
 Terms: the *fold ensemble* averages the softmax of the fold models per slice; a fold evaluated
 *alone* uses that fold's rows. A *volume* is a series: its class is the majority vote of its slice

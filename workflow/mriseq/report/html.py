@@ -2,7 +2,7 @@
 
 ``results/report/index.html`` embeds every PNG as a base64 data URI and every table as HTML, so
 the single file can be mailed or opened offline. It is assembled from files on disk only (no model
-is loaded, no TensorFlow); the paths follow CONTRACTS.md and ``workflow/rules/evaluate.smk``.
+is loaded, no TensorFlow); the paths follow docs/contracts.md and ``workflow/rules/evaluate.smk``.
 """
 
 from __future__ import annotations

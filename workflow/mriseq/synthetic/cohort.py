@@ -25,8 +25,9 @@ import yaml
 
 from mriseq.io import atomic_path, write_csv
 from mriseq.logs import progress
+from mriseq.synthetic.examination import cohort_settings
 from mriseq.synthetic.layout import patient_entries
-from mriseq.synthetic.patient import PatientResult, cohort_settings, generate_patient
+from mriseq.synthetic.patient import PatientResult, generate_patient
 from mriseq.taxonomy import DEFAULT_TAXONOMY, TASKS
 
 log = logging.getLogger("mriseq.synthetic")

@@ -5,6 +5,9 @@ z superior; z = 0 lies near the renal hila. Each structure is painted with a sof
 voxel wide edge) so voxels on borders hold two tissues: the partial volume that produces the
 India-ink edge of opposed-phase images. Only the three largest fractions per voxel are kept, which
 makes rendering a series a few gathers instead of a sum over every tissue.
+
+The organs are assembled here (``build_phantom``) from the grid and shapes of
+:mod:`mriseq.synthetic.shapes`.
 """
 
 from __future__ import annotations
@@ -13,11 +16,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mriseq.synthetic.shapes import (
+    EXTENT,
+    VOXEL_MM,
+    Painter,
+    ellipsoid,
+    random_wobble,
+    soft,
+    superellipse_cylinder,
+    tube,
+)
 from mriseq.synthetic.tissues import INDEX, TISSUES
 
-VOXEL_MM = 4.0
-# Grid extents (mm) along x, y, z: the whole trunk from the lung bases to the pelvis.
-EXTENT = ((-204.0, 204.0), (-164.0, 164.0), (-232.0, 212.0))
 TOP_K = 3
 
 
@@ -41,112 +51,6 @@ class Phantom:
         return self.texture.shape
 
 
-def _axes() -> list[np.ndarray]:
-    return [np.arange(lo, hi + 1e-6, VOXEL_MM, dtype=np.float32) for lo, hi in EXTENT]
-
-
-class _Painter:
-    """Paints soft-edged structures into dense tissue fractions (painter's order: later wins)."""
-
-    def __init__(self) -> None:
-        self.axes = _axes()
-        shape = tuple(len(a) for a in self.axes)
-        self.frac = np.zeros((len(TISSUES), *shape), dtype=np.float32)
-        self.frac[INDEX["air"]] = 1.0
-
-    def box(self, lo, hi):
-        """Index box and broadcastable coordinate arrays covering [lo, hi] (mm)."""
-        sl, coords = [], []
-        for d, axis in enumerate(self.axes):
-            i0 = int(np.searchsorted(axis, lo[d] - 2 * VOXEL_MM))
-            i1 = int(np.searchsorted(axis, hi[d] + 2 * VOXEL_MM))
-            i0, i1 = max(i0, 0), min(max(i1, i0 + 1), len(axis))
-            sl.append(slice(i0, i1))
-            shape = [1, 1, 1]
-            shape[d] = i1 - i0
-            coords.append(axis[i0:i1].reshape(shape))
-        return tuple(sl), coords
-
-    def coords(self, box):
-        out = []
-        for d, axis in enumerate(self.axes):
-            shape = [1, 1, 1]
-            shape[d] = box[d].stop - box[d].start
-            out.append(axis[box[d]].reshape(shape))
-        return out
-
-    def paint(self, tissue: str, occupancy: np.ndarray, box: tuple) -> None:
-        occ = np.clip(occupancy, 0.0, 1.0).astype(np.float32)
-        sub = self.frac[(slice(None), *box)]
-        sub *= 1.0 - occ
-        sub[INDEX[tissue]] += occ
-
-    def occupancy_of(self, tissues: list[str], box: tuple) -> np.ndarray:
-        return sum(self.frac[(INDEX[t], *box)] for t in tissues)
-
-
-def _soft(signed_distance_mm):
-    """Occupancy from a signed distance (negative inside): a linear ramp one voxel wide."""
-    return np.clip(0.5 - signed_distance_mm / VOXEL_MM, 0.0, 1.0)
-
-
-def _wobble(rng, amplitude: float):
-    """A random smooth function of direction, used to perturb organ outlines."""
-    k = rng.normal(size=(3, 3))
-    phase = rng.uniform(0, 2 * np.pi, size=3)
-    amp = amplitude * rng.uniform(0.3, 1.0, size=3)
-
-    def f(ux, uy, uz):
-        out = 0.0
-        for j in range(3):
-            out = out + amp[j] * np.sin(2.0 * (k[j, 0] * ux + k[j, 1] * uy + k[j, 2] * uz)
-                                        + phase[j])
-        return out
-
-    return f
-
-
-def _ellipsoid(p: _Painter, center, axes, rot_z=0.0, wobble=None):
-    """Soft occupancy of a (z-rotated, perturbed) ellipsoid, with its box."""
-    r = max(axes) * 1.25
-    box, (x, y, z) = p.box(np.asarray(center) - r, np.asarray(center) + r)
-    dx, dy, dz = x - center[0], y - center[1], z - center[2]
-    c, s = np.cos(rot_z), np.sin(rot_z)
-    lx, ly = c * dx + s * dy, -s * dx + c * dy
-    q = np.sqrt((lx / axes[0]) ** 2 + (ly / axes[1]) ** 2 + (dz / axes[2]) ** 2) + 1e-6
-    if wobble is not None:
-        q = q / (1.0 + wobble(lx / (q * axes[0]), ly / (q * axes[1]), dz / (q * axes[2])))
-    return _soft((q - 1.0) * min(axes)), box
-
-
-def _tube(p: _Painter, points, radius):
-    """Soft occupancy of a tube of ``radius`` (mm, scalar or per point) along a polyline."""
-    pts = np.asarray(points, dtype=np.float32)
-    radii = np.broadcast_to(np.asarray(radius, dtype=np.float32), (len(pts),))
-    rmax = float(radii.max())
-    box, (x, y, z) = p.box(pts.min(0) - rmax, pts.max(0) + rmax)
-    best = np.full(np.broadcast_shapes(x.shape, y.shape, z.shape), np.inf, dtype=np.float32)
-    for a, b, ra, rb in zip(pts[:-1], pts[1:], radii[:-1], radii[1:], strict=True):
-        ab = b - a
-        t = ((x - a[0]) * ab[0] + (y - a[1]) * ab[1] + (z - a[2]) * ab[2]) / max(
-            float(ab @ ab), 1e-6
-        )
-        t = np.clip(t, 0.0, 1.0)
-        d = np.sqrt((x - a[0] - t * ab[0]) ** 2 + (y - a[1] - t * ab[1]) ** 2
-                    + (z - a[2] - t * ab[2]) ** 2)
-        best = np.minimum(best, d - (ra + t * (rb - ra)))
-    return _soft(best), box
-
-
-def _superellipse_cylinder(p: _Painter, a, b, y0, power=2.6, taper=None):
-    """Body-like cross-section |x/a|^n + |(y-y0)/b|^n <= 1 along the whole z range."""
-    box, (x, y, z) = p.box((-a, y0 - b, EXTENT[2][0]), (a, y0 + b, EXTENT[2][1]))
-    scale = 1.0 if taper is None else taper(z)
-    ax, bx = a * scale, b * scale
-    q = (np.abs(x / ax) ** power + np.abs((y - y0) / bx) ** power) ** (1.0 / power)
-    return _soft((q - 1.0) * np.minimum(ax, bx)), box
-
-
 def _smooth_noise(rng, shape, sigma_vox: float) -> np.ndarray:
     from scipy.ndimage import gaussian_filter
 
@@ -156,7 +60,7 @@ def _smooth_noise(rng, shape, sigma_vox: float) -> np.ndarray:
 
 def build_phantom(rng: np.random.Generator) -> Phantom:
     """Build one patient's phantom: random body habitus, organ sizes, shapes and positions."""
-    p = _Painter()
+    p = Painter()
     u = rng.uniform
     size = u(0.88, 1.12)
     a_body, b_body = u(135, 185) * size, u(100, 135) * size
@@ -168,14 +72,14 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
         # Wider chest and hips than waist, a little.
         return 1.0 + 0.04 * np.tanh((z - 120) / 40) + 0.05 * np.tanh((-z - 150) / 40)
 
-    occ, box = _superellipse_cylinder(p, a_body, b_body, y_body, power=u(2.2, 3.0), taper=taper)
+    occ, box = superellipse_cylinder(p, a_body, b_body, y_body, power=u(2.2, 3.0), taper=taper)
     p.paint("fat_sc", occ, box)
     inner_a, inner_b = a_body - sc_fat, b_body - sc_fat * 0.8
-    occ, box = _superellipse_cylinder(p, inner_a, inner_b, y_body, power=2.4, taper=taper)
+    occ, box = superellipse_cylinder(p, inner_a, inner_b, y_body, power=2.4, taper=taper)
     p.paint("muscle", occ, box)
     wall = u(8, 14)
     cav_a, cav_b = inner_a - wall, inner_b - wall
-    occ_cavity, cav_box = _superellipse_cylinder(p, cav_a, cav_b, y_body, power=2.2, taper=taper)
+    occ_cavity, cav_box = superellipse_cylinder(p, cav_a, cav_b, y_body, power=2.2, taper=taper)
     p.paint("fat_visceral", occ_cavity, cav_box)
     cavity = np.zeros(p.frac.shape[1:], dtype=np.float32)
     cavity[cav_box] = occ_cavity
@@ -186,52 +90,53 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
     spine_y = y_body + b_body - sc_fat * 0.8 - u(62, 78)
     # Paraspinal muscles sit behind the cavity, beside the spine (inside the body outline).
     for side in (-1, 1):
-        occ, box = _tube(p, [(side * 36, spine_y + 44, EXTENT[2][0]),
+        occ, box = tube(p, [(side * 36, spine_y + 44, EXTENT[2][0]),
                              (side * 36, spine_y + 44, EXTENT[2][1])], u(22, 28))
         p.paint("muscle", occ * (1 - p.frac[INDEX["air"]][box]), box)
     # Lungs above the diaphragm, heart in front of them.
     dome = u(110, 140)
     for side in (-1, 1):
-        occ, box = _ellipsoid(p, (side * cav_a * 0.48, spine_y - 40, dome + 110),
-                              (cav_a * 0.46, cav_b * 0.85, 140), wobble=_wobble(rng, 0.05))
+        occ, box = ellipsoid(p, (side * cav_a * 0.48, spine_y - 40, dome + 110),
+                              (cav_a * 0.46, cav_b * 0.85, 140), wobble=random_wobble(rng, 0.05))
         p.paint("lung", inside(occ, box), box)
     heart_c = (u(5, 30), y_body - cav_b * 0.35, dome + u(70, 90))
     heart_ax = (u(50, 62), u(42, 52), u(45, 55))
-    occ, box = _ellipsoid(p, heart_c, heart_ax, rot_z=0.5)
+    occ, box = ellipsoid(p, heart_c, heart_ax, rot_z=0.5)
     p.paint("myocardium", inside(occ, box), box)
-    occ, box = _ellipsoid(p, heart_c, tuple(a - 10 for a in heart_ax), rot_z=0.5)
+    occ, box = ellipsoid(p, heart_c, tuple(a - 10 for a in heart_ax), rot_z=0.5)
     p.paint("heart_blood", inside(occ, box), box)
 
     # Liver: right lobe plus a left lobe across the midline, under the diaphragm dome.
     liver_fat = float(rng.choice([0.0, 0.0, u(0.02, 0.08), u(0.1, 0.3)]))
     lc = np.array([-cav_a * u(0.35, 0.5), y_body + u(-5, 15), dome - u(70, 85)])
     lax = (cav_a * u(0.7, 0.85), cav_b * u(0.95, 1.1), u(80, 95))
-    occ_r, box_r = _ellipsoid(p, lc, lax, rot_z=u(-0.2, 0.2), wobble=_wobble(rng, 0.06))
+    occ_r, box_r = ellipsoid(p, lc, lax, rot_z=u(-0.2, 0.2), wobble=random_wobble(rng, 0.06))
     # The liver fills the right upper quadrant against the wall; its medial border runs
     # obliquely (more medial anteriorly), leaving room for the IVC, kidney and stomach.
     x, y, z = p.coords(box_r)
     ph1, ph2 = u(0, 2 * np.pi, size=2)
     medial = (-cav_a * u(0.05, 0.2) - 0.45 * (y - y_body) + u(6, 14) * np.sin(z / u(20, 35) + ph1)
               + u(4, 10) * np.sin(y / u(15, 30) + ph2))
-    p.paint("liver", inside(occ_r, box_r) * _soft(x - medial), box_r)
+    p.paint("liver", inside(occ_r, box_r) * soft(x - medial), box_r)
     left_c = (u(5, 35), y_body - cav_b * u(0.35, 0.5), lc[2] + u(10, 25))
-    occ, box = _ellipsoid(p, left_c, (u(45, 70), u(25, 38), u(35, 50)), rot_z=u(-0.4, 0.1),
-                          wobble=_wobble(rng, 0.08))
+    occ, box = ellipsoid(p, left_c, (u(45, 70), u(25, 38), u(35, 50)), rot_z=u(-0.4, 0.1),
+                          wobble=random_wobble(rng, 0.08))
     p.paint("liver", inside(occ, box), box)
     # Stomach (left upper quadrant) with an anterior air cap; spleen posterolateral to it.
     st_c = np.array([cav_a * u(0.2, 0.4), y_body - cav_b * u(0.1, 0.3), lc[2] + u(0, 25)])
     st_ax = (u(30, 48), u(28, 40), u(40, 60))
-    occ, box = _ellipsoid(p, st_c, st_ax, rot_z=u(-0.5, 0.5), wobble=_wobble(rng, 0.08))
+    occ, box = ellipsoid(p, st_c, st_ax, rot_z=u(-0.5, 0.5), wobble=random_wobble(rng, 0.08))
     p.paint("bowel_wall", inside(occ, box), box)
-    occ, box = _ellipsoid(p, st_c, tuple(a - 5 for a in st_ax), rot_z=0.2)
+    occ, box = ellipsoid(p, st_c, tuple(a - 5 for a in st_ax), rot_z=0.2)
     p.paint("bowel_fluid", inside(occ, box), box)
     box_s, (x, y, z) = p.box(st_c - np.array(st_ax), st_c + np.array(st_ax))
     air_level = st_c[1] - st_ax[1] * u(0.1, 0.6)
-    air = p.occupancy_of(["bowel_fluid"], box_s) * _soft(y - air_level)
+    air = p.occupancy_of(["bowel_fluid"], box_s) * soft(y - air_level)
     p.paint("air", air, box_s)
     spleen_c = (cav_a * u(0.55, 0.72), spine_y - u(10, 30), lc[2] + u(-10, 15))
     spleen_ax = (u(22, 32), u(45, 65), u(45, 65))
-    occ, box = _ellipsoid(p, spleen_c, spleen_ax, rot_z=u(-0.9, -0.5), wobble=_wobble(rng, 0.1))
+    occ, box = ellipsoid(p, spleen_c, spleen_ax, rot_z=u(-0.9, -0.5),
+                         wobble=random_wobble(rng, 0.1))
     occ = inside(occ, box)
     p.paint("spleen", occ, box)
     # Arciform red pulp: stripes that enhance late in the arterial phase.
@@ -245,42 +150,42 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
         kc = np.array([side * u(55, 75), spine_y - u(5, 15), u(0, 25) - drop])
         kax = np.array([u(24, 30), u(20, 26), u(48, 60)])
         rot = side * u(0.3, 0.6)
-        occ, box = _ellipsoid(p, kc, kax, rot_z=rot)
+        occ, box = ellipsoid(p, kc, kax, rot_z=rot)
         p.paint("kidney_cortex", inside(occ, box), box)
-        occ, box = _ellipsoid(p, kc, kax * 0.72, rot_z=rot)
+        occ, box = ellipsoid(p, kc, kax * 0.72, rot_z=rot)
         p.paint("kidney_medulla", inside(occ, box), box)
         hilum = kc - np.array([side * kax[0] * 0.45, 0, 0])
-        occ, box = _ellipsoid(p, hilum, kax * np.array([0.35, 0.4, 0.45]), rot_z=rot)
+        occ, box = ellipsoid(p, hilum, kax * np.array([0.35, 0.4, 0.45]), rot_z=rot)
         p.paint("fat_visceral", inside(occ, box), box)
-        occ, box = _ellipsoid(p, hilum, kax * np.array([0.2, 0.25, 0.3]), rot_z=rot)
+        occ, box = ellipsoid(p, hilum, kax * np.array([0.2, 0.25, 0.3]), rot_z=rot)
         p.paint("urine", inside(occ, box), box)
 
     # Spine: vertebral bodies with discs, canal with CSF, posterior elements.
     disc_phase, disc_period = u(0, 32), u(30, 36)
-    occ, box = _tube(p, [(0, spine_y, EXTENT[2][0]), (0, spine_y, EXTENT[2][1])], u(17, 22))
+    occ, box = tube(p, [(0, spine_y, EXTENT[2][0]), (0, spine_y, EXTENT[2][1])], u(17, 22))
     x, y, z = p.coords(box)
     disc = (np.mod(z - disc_phase, disc_period) < 7).astype(np.float32)
     p.paint("marrow", occ * (1 - disc), box)
     p.paint("disc", occ * disc, box)
-    occ, box = _tube(p, [(0, spine_y + 30, EXTENT[2][0]), (0, spine_y + 30, EXTENT[2][1])], 8)
+    occ, box = tube(p, [(0, spine_y + 30, EXTENT[2][0]), (0, spine_y + 30, EXTENT[2][1])], 8)
     p.paint("csf", occ, box)
-    occ, box = _tube(p, [(0, spine_y + 50, EXTENT[2][0]), (0, spine_y + 50, EXTENT[2][1])], 9)
+    occ, box = tube(p, [(0, spine_y + 50, EXTENT[2][0]), (0, spine_y + 50, EXTENT[2][1])], 9)
     p.paint("marrow", occ * (1 - disc), box)
     # Psoas muscles grow below the kidneys.
     for side in (-1, 1):
-        occ, box = _tube(p, [(side * 30, spine_y + 2, 40), (side * 50, spine_y - 5, -120),
+        occ, box = tube(p, [(side * 30, spine_y + 2, 40), (side * 50, spine_y - 5, -120),
                              (side * 70, spine_y - 25, EXTENT[2][0])], [6, 22, 28])
         p.paint("muscle", inside(occ, box), box)
     # Iliac wings.
     for side in (-1, 1):
-        occ, box = _ellipsoid(p, (side * cav_a * 0.75, spine_y - 10, -200), (18, 55, 50),
+        occ, box = ellipsoid(p, (side * cav_a * 0.75, spine_y - 10, -200), (18, 55, 50),
                               rot_z=side * 0.5)
         p.paint("marrow", inside(occ, box), box)
 
     # Pancreas along the splenic vein, in front of the spine.
     panc = [(-cav_a * 0.25, spine_y - 50, 5), (0, spine_y - 55, 18),
             (spleen_c[0] - 30, spleen_c[1] - 10, spleen_c[2] - 20)]
-    occ, box = _tube(p, panc, [u(13, 17), u(9, 12), u(8, 11)])
+    occ, box = tube(p, panc, [u(13, 17), u(9, 12), u(8, 11)])
     p.paint("pancreas", inside(occ, box), box)
 
     # Bowel: fluid-filled small-bowel loops, a colon frame with stool and gas.
@@ -291,9 +196,9 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
         for _ in range(6):
             pts.append(pts[-1] + rng.normal(scale=(30, 20, 25)))
         r = u(9, 15)
-        occ, box = _tube(p, pts, r)
+        occ, box = tube(p, pts, r)
         p.paint("bowel_wall", inside(occ, box), box)
-        occ, box = _tube(p, pts, r - 2.5)
+        occ, box = tube(p, pts, r - 2.5)
         p.paint(str(rng.choice(["bowel_fluid", "bowel_fluid", "stool", "air"], p=[0.45, 0.25,
                                                                                   0.2, 0.1])),
                 inside(occ, box), box)
@@ -302,9 +207,9 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
              (-cav_a * 0.5, -cav_b * 0.6, u(-40, -15)), (cav_a * 0.5, -cav_b * 0.6, u(-30, 0)),
              (cav_a * 0.8, 10, u(0, 30)), (cav_a * 0.8, 10, -170)]
     colon = [np.array(c) + rng.normal(scale=6, size=3) for c in colon]
-    occ, box = _tube(p, colon, u(16, 22))
+    occ, box = tube(p, colon, u(16, 22))
     p.paint("bowel_wall", inside(occ, box), box)
-    occ, box = _tube(p, colon, 13)
+    occ, box = tube(p, colon, 13)
     p.paint(str(rng.choice(["stool", "air"])), inside(occ, box), box)
 
     # Visceral fat amount: turn some of the visceral fat into... less fat (thin patients).
@@ -318,49 +223,49 @@ def build_phantom(rng: np.random.Generator) -> Phantom:
     # Vessels: aorta and IVC along the spine, portal venous tree, hepatic veins.
     ao = [(u(10, 22), spine_y - 30, EXTENT[2][1]), (u(10, 22), spine_y - 30, dome),
           (u(8, 20), spine_y - 32, -150), (40, spine_y - 30, -230)]
-    occ, box = _tube(p, ao, u(9, 13))
+    occ, box = tube(p, ao, u(9, 13))
     p.paint("aorta", occ, box)
-    occ, box = _tube(p, [(30, spine_y - 30, -150), (-40, spine_y - 30, -230)], 6)
+    occ, box = tube(p, [(30, spine_y - 30, -150), (-40, spine_y - 30, -230)], 6)
     p.paint("aorta", inside(occ, box), box)
     ivc_top = (heart_c[0] - 25, heart_c[1] + 20, heart_c[2] - 20)
     ivc = [(-u(20, 30), spine_y - 25, EXTENT[2][0]), (-u(20, 30), spine_y - 28, 20),
            (-u(18, 30), spine_y - 45, dome - 20), ivc_top]
-    occ, box = _tube(p, ivc, u(10, 13))
+    occ, box = tube(p, ivc, u(10, 13))
     p.paint("ivc", occ, box)
     conf = np.array([-5, spine_y - 60, 20])
     porta = np.array([lc[0] * 0.6, lc[1] - 10, lc[2] - 15])
     pv = [porta + np.array([-lax[0] * 0.5, u(-10, 10), u(0, 20)]), porta, conf,
           np.array([spleen_c[0] - 15, spleen_c[1] - 5, spleen_c[2] - 10])]
-    occ, box = _tube(p, pv, [5, u(7, 9), 6, 5])
+    occ, box = tube(p, pv, [5, u(7, 9), 6, 5])
     p.paint("portal_vein", occ, box)
-    occ, box = _tube(p, [porta, (left_c[0], left_c[1] + 10, left_c[2])], 4)
+    occ, box = tube(p, [porta, (left_c[0], left_c[1] + 10, left_c[2])], 4)
     p.paint("portal_vein", occ, box)
     hv_root = np.array(ivc[2])
     for target in ((lc[0] - lax[0] * 0.7, lc[1] + 10, lc[2] + 20),
                    (lc[0] * 0.3, lc[1] - lax[1] * 0.6, lc[2] + 15),
                    (left_c[0], left_c[1], left_c[2] + 10)):
-        occ, box = _tube(p, [hv_root, target], [u(5, 7), 2.5])
+        occ, box = tube(p, [hv_root, target], [u(5, 7), 2.5])
         p.paint("hepatic_vein", occ, box)
 
     # Biliary tree: ducts along the portal branches down to the pancreatic head; gallbladder.
     cbd_low = np.array([-cav_a * 0.25 + 5, spine_y - 45, 0])
     ducts = [np.array(pv[0]) + np.array([0, -6, 5]), porta + np.array([0, -8, 3]), cbd_low]
-    occ, box = _tube(p, ducts, [2.0, u(3.0, 4.5), u(3.0, 4.0)])
+    occ, box = tube(p, ducts, [2.0, u(3.0, 4.5), u(3.0, 4.0)])
     p.paint("bile_duct", occ, box)
-    occ, box = _tube(p, [porta + np.array([0, -8, 3]),
+    occ, box = tube(p, [porta + np.array([0, -8, 3]),
                          (left_c[0], left_c[1] + 4, left_c[2] + 5)], [2.5, 1.8])
     p.paint("bile_duct", occ, box)
-    occ, box = _tube(p, [cbd_low, (0, spine_y - 55, 18), panc[2]], [1.8, 1.8, 1.5])
+    occ, box = tube(p, [cbd_low, (0, spine_y - 55, 18), panc[2]], [1.8, 1.8, 1.5])
     p.paint("bile_duct", occ, box)
     gb_c = (lc[0] + u(5, 25), lc[1] - lax[1] * u(0.5, 0.7), lc[2] - lax[2] * u(0.5, 0.7))
-    occ, box = _ellipsoid(p, gb_c, (u(14, 20), u(14, 20), u(30, 45)), rot_z=u(-0.5, 0.5))
+    occ, box = ellipsoid(p, gb_c, (u(14, 20), u(14, 20), u(30, 45)), rot_z=u(-0.5, 0.5))
     p.paint("bile", inside(occ, box), box)
 
     # Liver lesions in some patients: simple cysts (fluid) and hypervascular solid lesions.
     for _ in range(int(rng.choice([0, 0, 1, 2, 3]))):
         centre = lc + rng.uniform(-0.5, 0.5, size=3) * np.array(lax)
         r = u(6, 18)
-        occ, box = _ellipsoid(p, centre, (r, r * u(0.8, 1.2), r * u(0.8, 1.2)))
+        occ, box = ellipsoid(p, centre, (r, r * u(0.8, 1.2), r * u(0.8, 1.2)))
         in_liver = p.occupancy_of(["liver"], box)
         p.paint(str(rng.choice(["bile", "lesion"])), occ * in_liver, box)
 

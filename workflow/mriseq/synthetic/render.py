@@ -6,7 +6,7 @@ import numpy as np
 
 from mriseq.synthetic.geometry import bias_field, linear_upsampler, sample, voxel_box
 from mriseq.synthetic.phantom import Phantom
-from mriseq.synthetic.plan import SeriesPlan
+from mriseq.synthetic.sequences import SeriesPlan
 from mriseq.synthetic.signal import Protocol, render_volume
 
 

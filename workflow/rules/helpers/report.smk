@@ -3,7 +3,7 @@
 
 
 def dataset_summary_files():
-    """QC and dataset summaries shown in the report (CONTRACTS.md: manifests, tensors, splits)."""
+    """QC and dataset summaries shown in the report (docs/contracts.md: manifests, tensors, splits)."""
     files = []
     for dataset in DATASETS:
         files += [

@@ -30,7 +30,7 @@ Architecture (``build_cnn``), for a ``size × size × 1`` uint8 slice (128 × 12
    → softmax over the classes (kept in float32 under mixed precision so the loss is computed in
    full precision). The workflow's CNN has one such head per task on one trunk (a multi-task
    network, ``train.heads: shared``): one pass per slice serves the three tasks, and the tasks
-   share what they learn of the image (make bench-predict and the README compare it with one
+   share what they learn of the image (make bench-predict and docs/own-data.md compare it with one
    network per task).
 
 TensorFlow/Keras are imported inside the functions: importing this module is cheap.

@@ -1,11 +1,10 @@
 """Train one fold's CNN, a head per task on one trunk (or one task's network), and write its
 model and per task its history, metrics and metadata.
 
-Outputs (CONTRACTS.md): the model (``results/models/cnn/fold{fold}/model.keras`` with a head per
-task, ``results/models/cnn/{task}/fold{fold}/model.keras`` with one task's), and per task under
+Outputs (docs/contracts.md): the model (``results/models/cnn/fold{fold}/model.keras`` with a head
+per task, ``results/models/cnn/{task}/fold{fold}/model.keras`` with one task's), and per task under
 ``results/models/cnn/{task}/fold{fold}/``: ``history.csv``, ``val_metrics.json``,
-``val_predictions.parquet``, ``learning_curve.png``, ``metadata.json``.
-"""
+``val_predictions.parquet``, ``learning_curve.png``, ``metadata.json``. """
 
 from __future__ import annotations
 
