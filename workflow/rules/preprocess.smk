@@ -29,6 +29,7 @@ rule preprocess_shard:
         preprocess=canonical(config["preprocess"]),
         max_slices_per_volume=slices_per_volume,
         volume_rules=config["scan"]["volume_rules"],
+        max_dynamic_phases=config["scan"]["max_dynamic_phases"],
     script:
         "../scripts/preprocess_shard.py"
 

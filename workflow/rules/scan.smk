@@ -62,5 +62,6 @@ rule merge_manifests:
         include_localizers=dataset_include_localizers,
         privacy=privacy_params(),
         volume_rules=config["scan"]["volume_rules"],
+        max_dynamic_phases=config["scan"]["max_dynamic_phases"],
     script:
         "../scripts/merge_manifests.py"

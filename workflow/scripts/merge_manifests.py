@@ -18,5 +18,6 @@ with log_to(snakemake.log[0]):
         label_map=snakemake.params.label_map,
         include_localizers=snakemake.params.include_localizers,
         volume_rules=snakemake.params.volume_rules,
+        max_dynamic_phases=snakemake.params.max_dynamic_phases or None,
         **snakemake.params.privacy,
     )

@@ -18,4 +18,5 @@ with log_to(snakemake.log[0]):
         workers=snakemake.threads,
         max_slices_per_volume=snakemake.params.max_slices_per_volume,
         volume_rules=snakemake.params.volume_rules,
+        max_dynamic_phases=snakemake.params.max_dynamic_phases or None,
     )

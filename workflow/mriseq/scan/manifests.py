@@ -18,7 +18,12 @@ from mriseq.io import write_csv, write_parquet
 from mriseq.scan.layouts.registry import join_labels
 from mriseq.scan.privacy import resolve_key
 from mriseq.scan.tables import FILE_DTYPES, files_frame, rejects_frame, with_file_columns
-from mriseq.scan.volumes import assign_volumes, frames_in_order, volume_table
+from mriseq.scan.volumes import (
+    MAX_DYNAMIC_PHASES,
+    assign_volumes,
+    frames_in_order,
+    volume_table,
+)
 from mriseq.taxonomy import DEFAULT_TAXONOMY
 
 log = logging.getLogger("mriseq.scan.manifests")
@@ -61,7 +66,8 @@ def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], 
                     labels_path: str = "", layout: str = "generic", taxonomy: dict | None = None,
                     label_map: str = "resources/dlds_label_map.yaml",
                     include_localizers: bool = True, key_env: str = "MRISEQ_PSEUDONYM_KEY",
-                    key: str = "", volume_rules: Sequence[str] | None = None) -> None:
+                    key: str = "", volume_rules: Sequence[str] | None = None,
+                    max_dynamic_phases: int | None = MAX_DYNAMIC_PHASES) -> None:
     """Concatenate shard tables, split series into volumes (:mod:`mriseq.scan.volumes`), build
     series.parquet and volumes.parquet with reference labels, write the QC summary."""
     files = pd.concat([pd.read_parquet(p) for p in files_shards], ignore_index=True) \
@@ -79,7 +85,7 @@ def merge_manifests(files_shards: Sequence[str], rejects_shards: Sequence[str], 
                                                    first_path[duplicate], strict=True)])
         rejects = pd.concat([rejects, cross], ignore_index=True)
         files = files[~duplicate]
-    files = assign_volumes(files.reset_index(drop=True), volume_rules)
+    files = assign_volumes(files.reset_index(drop=True), volume_rules, max_dynamic_phases)
     rejects = rejects.astype("string").sort_values(["shard", "path"]).reset_index(drop=True)
     join = (labels_path, layout, taxonomy or DEFAULT_TAXONOMY, label_map, include_localizers,
             resolve_key(key_env, key))

@@ -62,8 +62,9 @@ def shard_checks(files: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     sizes_per_series = files.groupby("series_key")[["rows", "columns"]].nunique()
     mixed = sizes_per_series.index[(sizes_per_series > 1).any(axis=1)]
     candidates = files[files["series_key"].isin(mixed)]
-    if len(candidates):  # every rule: the check is per stack whatever the merge will keep apart
-        candidates = assign_volumes(candidates)
+    if len(candidates):  # every rule, every pass apart: the check is per stack and per pass,
+        # whatever the merge will keep apart or together
+        candidates = assign_volumes(candidates, max_dynamic_phases=None)
     for _, group in candidates.groupby("volume_key" if len(candidates) else "series_key",
                                        sort=False):
         sizes = list(zip(group["rows"], group["columns"], strict=True))

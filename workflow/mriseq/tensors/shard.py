@@ -31,7 +31,7 @@ from mriseq.defaults import setting
 from mriseq.dicom.pixels import native_layout
 from mriseq.io import atomic_path, write_parquet
 from mriseq.parallel import parallel_map
-from mriseq.scan.volumes import sample_slices
+from mriseq.scan.volumes import MAX_DYNAMIC_PHASES, sample_slices
 from mriseq.tensors.frames import process_file
 from mriseq.tensors.tables import INDEX_COLUMNS, REJECT_COLUMNS, order_slices, typed_table
 
@@ -117,7 +117,8 @@ def preprocess_shard(files_path: str | os.PathLike, raw_dir: str | os.PathLike,
                      rejects_path: str | os.PathLike, *, size: int, dtype: str | None = None,
                      aspect: str | None = None, window_percentiles=None,
                      workers: int = 1, max_slices_per_volume: int = 0,
-                     volume_rules: Sequence[str] | None = None) -> dict[str, int]:
+                     volume_rules: Sequence[str] | None = None,
+                     max_dynamic_phases: int | None = MAX_DYNAMIC_PHASES) -> dict[str, int]:
     """Preprocess the files listed in a shard's ``files.parquet`` (paths relative to ``raw_dir``).
     ``dtype``, ``aspect`` and ``window_percentiles`` are the ``preprocess`` settings (schema
     defaults when None). ``max_slices_per_volume`` > 0 decodes only that many files of each
@@ -130,7 +131,7 @@ def preprocess_shard(files_path: str | os.PathLike, raw_dir: str | os.PathLike,
     aspect = setting("preprocess", "aspect", aspect)
     window = _window(setting("preprocess", "window_percentiles", window_percentiles))
     listed = pd.read_parquet(files_path)
-    sampled = sample_slices(listed, int(max_slices_per_volume), volume_rules)
+    sampled = sample_slices(listed, int(max_slices_per_volume), volume_rules, max_dynamic_phases)
     if len(sampled) < len(listed):
         log.info("%d of %d files kept: at most %d per volume", len(sampled), len(listed),
                  max_slices_per_volume)
