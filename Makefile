@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: setup demo test lint corpus readme-results bench bench-scan bench-preprocess bench-train bench-dag bench-predict clean
+.PHONY: setup demo test test-fast lint corpus readme-results bench bench-scan bench-preprocess bench-train bench-dag bench-predict bench-volumes clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,19 @@ setup: $(BIN)/.installed
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
 
+# Tests run in TEST_WORKERS pytest-xdist workers, a module at a time, longest first (the order
+# is tests/conftest.py's); the shared tiny run is built once for all. TEST_WORKERS=0: in-process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+# make test: every test (tests/unit and tests/workflow, the Snakemake runs included).
 test: setup
-	$(BIN)/python -m pytest
+	$(PYTEST)
+
+# make test-fast: the unit tier only (tests/unit: no Snakemake run, no real training), in about
+# two minutes; the workflow tier is tests/workflow (marked slow). See tests/README.md.
+test-fast: setup
+	$(PYTEST) tests/unit
 
 lint: setup
 	$(BIN)/ruff check .
@@ -52,6 +63,11 @@ bench-dag: setup
 # Predict mode end to end on a generated 2,000-series archive, with the models of a finished demo.
 bench-predict: setup
 	$(BIN)/python tests/benchmarks/bench_predict.py
+
+# Volumes per series of a generated archive in the vendors' layouts, before and after the check
+# that keeps one acquisition's repeated passes together, beside what a reader names.
+bench-volumes: setup
+	$(BIN)/python tests/benchmarks/bench_volumes.py
 
 clean:
 	rm -rf results logs benchmarks resources/synthetic .snakemake

@@ -1,4 +1,4 @@
-"""Fabricated prediction tables that follow CONTRACTS.md exactly, for the evaluation tests.
+"""Fabricated prediction tables that follow docs/contracts.md exactly, for the evaluation tests.
 
 ``make_predictions`` writes what the predict stage writes: one row per (tensor row, fold) with
 ``shard, row, series_key, patient_key, slice_index, fold, y_true, y_pred, p_<class>``. Each slice

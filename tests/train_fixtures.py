@@ -1,6 +1,6 @@
-"""A small fabricated dataset in the exact upstream layout (CONTRACTS.md): shard tensors, merged
-tensor index, splits and files manifest, so the train/baseline/predict stages are tested without
-running the scan/preprocess/split stages.
+"""A small fabricated dataset in the exact upstream layout (docs/contracts.md): shard tensors,
+merged tensor index, splits and files manifest, so the train/baseline/predict stages are tested
+without running the scan/preprocess/split stages.
 
 Images carry learnable signal: the sequence class sets the brightness of an ellipse "body" and of a
 smaller "organ", the orientation its aspect ratio, contrast a bright "vessel" dot. Header fields
@@ -110,3 +110,11 @@ TRAIN_CONFIG = {
     "architecture": {"filters": [4, 8], "dense_units": 8, "dropout": 0.1},
     "augmentation": {"intensity": 0.1, "shift": 0.05, "rotation_degrees": 5},
 }
+
+
+def task_files(out: Path) -> dict[str, str]:
+    """The per-task output paths that ``train_cnn`` writes for one task, under ``out``."""
+    return {name: str(out / file) for name, file in
+            (("history", "history.csv"), ("val_metrics", "val_metrics.json"),
+             ("curve", "curve.png"), ("metadata", "metadata.json"),
+             ("val_predictions", "val_predictions.parquet"))}

@@ -1,4 +1,4 @@
-"""Preprocessing throughput: ``mriseq.tensors.preprocess.preprocess_shard`` versus a naive loop
+"""Preprocessing throughput: ``mriseq.tensors.shard.preprocess_shard`` versus a naive loop
 (``dcmread`` + ``pixel_array`` + percentile window + a per-image resize with scikit-image or PIL),
 side by side in one run on the same files, plus the peak memory of the preprocess job.
 
@@ -46,7 +46,7 @@ SLICES_PER_SERIES = 40
 
 CHILD = """
 import json, sys, time
-from mriseq.tensors.preprocess import preprocess_shard
+from mriseq.tensors.shard import preprocess_shard
 args = json.loads(sys.argv[1])
 start = time.perf_counter()
 counts = preprocess_shard(args["files"], args["raw"], args["out"] + ".npy", args["out"] + ".idx",
@@ -113,7 +113,7 @@ def build_corpus(root: Path, n_slices: int) -> pd.DataFrame:
 def _scanned_manifest(root: Path, manifest: Path) -> pd.DataFrame:
     """The corpus's files table as the workflow makes it: by the scan, with the pixel layouts
     that let preprocessing skip the second header parse."""
-    from mriseq.scan.manifests import scan_files
+    from mriseq.scan.shard import scan_files
 
     raw = root / "raw"
     files, rejects = scan_files(raw, sorted(p.name for p in raw.iterdir()), "s000", b"bench",

@@ -1,26 +1,14 @@
-"""Config variants that point the real workflow at a DICOM tree written by a test."""
+"""DICOM trees and labels sheets that a test writes for the real workflow to read: the test case
+config .test/config_hostile reads them from ./raw and ./labels.csv of the working directory."""
 
 from __future__ import annotations
 
 import zlib
 from pathlib import Path
 
-import yaml
-
 from .corpus import mr_dataset, save
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def write_config(path: Path, raw_dir: Path, labels: Path, **scan) -> Path:
-    """config/test.yaml with one generic, non-synthetic train dataset (so a test can add files)."""
-    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    config.pop("synthetic", None)
-    config["datasets"] = {"internal": {"role": "train", "layout": "generic",
-                                       "raw_dir": str(raw_dir), "labels": str(labels)}}
-    config["scan"].update(scan)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
 
 
 def write_patient(raw_dir: Path, name: str, series: int = 2, slices: int = 3) -> list[str]:

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from mriseq.scan.manifests import files_frame, list_files, rejects_frame, scan_file
+from mriseq.scan.headers import list_files, scan_file
+from mriseq.scan.tables import files_frame, rejects_frame
 
 
 def corpus_files(archive: Path) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A one-node SLURM cluster on this machine, for the SLURM end-to-end test (tests/test_slurm.py).
+# A one-node SLURM cluster on this machine, for the SLURM end-to-end test
+# (tests/workflow/test_slurm.py).
 #
 #   tests/slurm/setup_slurm.sh          install (Debian packages), configure, start, wait until idle
 #   tests/slurm/setup_slurm.sh stop     stop the daemons this script starts

@@ -1,5 +1,5 @@
-"""Confidence tables (mriseq.evaluation.confidence) written by the evaluation: calibration before and
-after, coverage under abstention, metrics on the labels sheet's subsets."""
+"""Confidence tables (mriseq.evaluation.confidence) written by the evaluation: calibration before
+and after, coverage under abstention, metrics on the labels sheet's subsets."""
 
 from __future__ import annotations
 

@@ -1,44 +1,10 @@
-"""A bad config stops the run at start with one sentence naming the key."""
+"""The config schema's defaults are what the workflow's validation fills in (the Snakemake
+dry-runs of bad configs are in tests/workflow/test_config_workflow.py)."""
 
 from __future__ import annotations
 
-import pytest
 import yaml
-from conftest import TEST_CONFIG, run_snakemake
-
-
-@pytest.mark.parametrize(
-    ("override", "expected"),
-    [
-        ("seed=abc", "Config key 'seed': 'abc' is not of type 'integer'."),
-        ("scan={'shards': 2, 'typo_key': 1}", "Config key 'scan': unknown key 'typo_key'"),
-        ("preprocess={'size': 'big'}", "Config key 'preprocess.size'"),
-    ],
-)
-def test_bad_config_stops_with_one_sentence(tmp_path, override, expected):
-    proc = run_snakemake(tmp_path, "-n", "--config", override, check=False)
-    assert proc.returncode != 0
-    assert expected in proc.stdout + proc.stderr
-
-
-def test_missing_raw_dir_is_named(tmp_path):
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["datasets"]["internal"] = {"role": "train", "raw_dir": "no/such/dir", "labels": "x.csv"}
-    configfile = tmp_path / "config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    proc = run_snakemake(tmp_path, "-n", configfile=configfile, check=False)
-    assert proc.returncode != 0
-    assert (
-        "Config key 'datasets.internal.raw_dir': directory 'no/such/dir' does not exist."
-        in proc.stdout + proc.stderr
-    )
-
-
-def test_default_config_is_valid(tmp_path):
-    from conftest import REPO
-
-    proc = run_snakemake(tmp_path, "-n", configfile=REPO / "config" / "config.yaml")
-    assert proc.returncode == 0
+from conftest import TEST_CONFIG
 
 
 def test_schema_defaults_are_what_validation_fills_in():

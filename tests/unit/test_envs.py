@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "workflow" / "rules"
 PACKAGE_DIR = REPO / "workflow" / "mriseq"
 ENVS_DIR = REPO / "envs"
@@ -62,10 +62,10 @@ HOST_PROVIDED = {"snakemake"}
 PYDICOM_PLUGINS = ("pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle",
                    "gdcm")
 # Imports inside functions that a rule never calls. The forests share mriseq.models.predictions and
-# mriseq.models.cnn.training with the CNN, whose Keras / TensorFlow imports sit inside the CNN's functions (the
-# Keras backend with them), so envs/data.yaml stays free of TensorFlow. Only function-level
-# imports may be listed: the test fails if one of them is imported as the script starts. An entry
-# the rule no longer reaches does no harm.
+# mriseq.models.cnn.training with the CNN, whose Keras / TensorFlow imports sit inside the CNN's
+# functions (the Keras backend with them), so envs/data.yaml stays free of TensorFlow. Only
+# function-level imports may be listed: the test fails if one of them is imported as the script
+# starts. An entry the rule no longer reaches does no harm.
 def _never_run_imports() -> dict[str, set[str]]:
     from mriseq.models import families
 

@@ -1,6 +1,6 @@
-"""The fusion family (mriseq.models.fusion.model): header corruption at the configured rates, one volume at a
-time; training on the base family's out-of-fold predictions; prediction with each fold's own
-base predictions; no label-derived input."""
+"""The fusion family (mriseq.models.fusion.model): header corruption at the configured rates, one
+volume at a time; training on the base family's out-of-fold predictions; prediction with each
+fold's own base predictions; no label-derived input."""
 
 from __future__ import annotations
 

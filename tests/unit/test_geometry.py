@@ -18,7 +18,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hostile.corpus import ENHANCED_MR, mr_dataset, save  # noqa: E402
 from mriseq.dicom import read_header  # noqa: E402

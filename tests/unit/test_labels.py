@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mriseq.scan.layouts.registry import join_labels
 from mriseq.scan.layouts.base import LabelsError
 from mriseq.scan.layouts.dlds import load_label_map
+from mriseq.scan.layouts.registry import join_labels
 from mriseq.scan.privacy import pseudonym
 from mriseq.taxonomy import DEFAULT_TAXONOMY, UnknownLabelError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LABEL_MAP = REPO / "resources" / "dlds_label_map.yaml"
 KEY = b"k"
 

@@ -1,4 +1,4 @@
-"""Unit tests of decoding (mriseq.dicom.pixels) and shard preprocessing (mriseq.tensors.preprocess).
+"""Unit tests of decoding (mriseq.dicom.pixels) and shard preprocessing (mriseq.tensors).
 
 DICOM inputs are written here with pydicom and re-encoded with gdcm into every supported transfer
 syntax, or taken from pydicom's bundled test files. Blank images (all zero, constant, blanked) and
@@ -14,19 +14,19 @@ import pytest
 from hostile.corpus import part10_dataset
 from mriseq.dicom import REASONS
 from mriseq.dicom.pixels import DecodeError, decode, decode_native, native_layout, split_mosaic
-from mriseq.scan.manifests import files_frame, scan_file
-from mriseq.tensors.preprocess import (
-    INDEX_COLUMNS,
-    REJECT_COLUMNS,
-    merge_tensors,
+from mriseq.scan.headers import scan_file
+from mriseq.scan.tables import files_frame
+from mriseq.tensors.frames import (
     preprocess_frames,
-    preprocess_shard,
     process_file,
     resize_frames,
     target_shape,
     window_bounds,
     window_frames,
 )
+from mriseq.tensors.merge import merge_tensors
+from mriseq.tensors.shard import preprocess_shard
+from mriseq.tensors.tables import INDEX_COLUMNS, REJECT_COLUMNS
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence

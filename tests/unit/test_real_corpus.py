@@ -5,6 +5,7 @@ Siemens protocol, nibabel's and heudiconv's DICOM test data) holds classic and e
 several vendors, compressed and uncompressed, big endian, gzip-compressed, broken and non-MR files.
 Synthetic files cannot stand in for it: they never produced the crashes and lost fields these
 tests guard against. Every expectation is computed independently with a full pydicom parse.
+The same corpus through the workflow's rules: tests/workflow/test_real_corpus_workflow.py.
 
 Locally the corpus is skipped when it is neither cached nor downloadable; under CI it must build.
 """
@@ -15,8 +16,6 @@ import gzip
 import io
 import math
 import os
-import stat
-import sys
 import warnings
 from pathlib import Path
 
@@ -24,19 +23,13 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
-import yaml
-from conftest import run_snakemake
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hostile.workflow import write_config, write_labels, write_patient  # noqa: E402
-from mriseq.dicom import REASONS  # noqa: E402
-from mriseq.geometry import header_orientation  # noqa: E402
-from mriseq.scan.manifests import scan_files  # noqa: E402
-from mriseq.scan.privacy import pseudonym  # noqa: E402
-from mriseq.tensors.preprocess import preprocess_frames, preprocess_shard  # noqa: E402
-from realcorpus import files as corpus  # noqa: E402
-from realcorpus.build import CorpusUnavailable, build_corpus  # noqa: E402
+from mriseq.dicom import REASONS
+from mriseq.geometry import header_orientation
+from mriseq.scan.privacy import pseudonym
+from mriseq.scan.shard import scan_files
+from mriseq.tensors.frames import preprocess_frames
+from mriseq.tensors.shard import preprocess_shard
+from realcorpus import files as corpus
 
 KEY = b"real-corpus-key"
 SIZE = 128
@@ -61,13 +54,9 @@ BLANK_MOSAICS = {"nibabel/nicom/tests/data/siemens_dwi_0.dcm.gz",
 
 
 @pytest.fixture(scope="session")
-def archive() -> Path:
-    try:
-        return build_corpus()
-    except CorpusUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"the real-DICOM corpus must build in CI: {error}")
-        pytest.skip(f"real-DICOM corpus unavailable: {error}")
+def archive(real_corpus) -> Path:
+    """The real-DICOM corpus (``real_corpus`` in tests/conftest.py)."""
+    return real_corpus
 
 
 @pytest.fixture(scope="session")
@@ -374,7 +363,7 @@ def test_siemens_mosaics_become_their_tiles(archive, read_each, preprocessed):
 def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, tmp_path):
     """Classic uncompressed files never reach pydicom in the preprocess job."""
     import mriseq.dicom.pixels
-    import mriseq.tensors.preprocess
+    import mriseq.tensors.frames
 
     files, _ = read_each
     native = files[(files["pixel_offset"] >= 0) & files["transfer_syntax"].isin(
@@ -388,7 +377,7 @@ def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, 
     def no_parse(*args, **kwargs):
         raise AssertionError("pydicom parse on a native file")
 
-    monkeypatch.setattr(mriseq.tensors.preprocess, "decode", no_parse)
+    monkeypatch.setattr(mriseq.tensors.frames, "decode", no_parse)
     monkeypatch.setattr(mriseq.dicom.pixels.pydicom, "dcmread", no_parse)
     manifest = tmp_path / "s001.files.parquet"
     native.head(50).to_parquet(manifest, index=False)
@@ -403,13 +392,13 @@ def test_native_files_are_read_without_pydicom(archive, read_each, monkeypatch, 
 
 
 def test_an_escaping_reader_exception_is_a_reject_not_a_crash(archive, monkeypatch, tmp_path):
-    import mriseq.scan.manifests
-    import mriseq.tensors.preprocess
+    import mriseq.scan.headers
+    import mriseq.tensors.frames
 
     def broken(*args, **kwargs):
         raise RuntimeError("reader bug")
 
-    monkeypatch.setattr(mriseq.scan.manifests, "read_header", broken)
+    monkeypatch.setattr(mriseq.scan.headers, "read_header", broken)
     files, rejects = scan_files(archive, ["nibabel"], "s000", KEY, workers=1)
     assert len(files) == 0 and len(rejects) > 0
     assert rejects["reason"].eq("reader_error").all()
@@ -417,8 +406,8 @@ def test_an_escaping_reader_exception_is_a_reject_not_a_crash(archive, monkeypat
 
     monkeypatch.undo()
     files, _ = scan_files(archive, ["nibabel"], "s000", KEY, workers=1)
-    monkeypatch.setattr(mriseq.tensors.preprocess, "decode", broken)
-    monkeypatch.setattr(mriseq.tensors.preprocess, "decode_native", broken)
+    monkeypatch.setattr(mriseq.tensors.frames, "decode", broken)
+    monkeypatch.setattr(mriseq.tensors.frames, "decode_native", broken)
     manifest = tmp_path / "s000.files.parquet"
     files.to_parquet(manifest, index=False)
     counts = preprocess_shard(manifest, archive, tmp_path / "t.npy", tmp_path / "i.parquet",
@@ -426,48 +415,3 @@ def test_an_escaping_reader_exception_is_a_reject_not_a_crash(archive, monkeypat
     rejects = pd.read_parquet(tmp_path / "r.parquet")
     assert counts["slices"] == 0 and len(rejects) == len(files)
     assert rejects["reason"].eq("reader_error").all()
-
-
-# ---------------------------------------------------------------- through the workflow
-
-
-@pytest.mark.slow
-def test_workflow_on_real_corpus(archive, tmp_path):
-    """Scan and preprocess rules on the corpus as a ``role: predict`` dataset: no job fails,
-    every file is accounted for, outputs are group/world readable under a 022 umask."""
-    raw = tmp_path / "raw"
-    uids = write_patient(raw, "patient_00", series=1)
-    config = write_config(tmp_path / "config.yaml", raw, write_labels(tmp_path / "l.csv", uids))
-    settings = yaml.safe_load(config.read_text())
-    settings["datasets"]["real"] = {"role": "predict", "layout": "generic",
-                                    "raw_dir": str(archive)}
-    settings["scan"]["workers"] = 2
-    # Every real file through the decoders: predict mode's bound of files per volume off.
-    settings["predict"] = {**settings.get("predict", {}), "max_slices_per_volume": 0}
-    config.write_text(yaml.safe_dump(settings, sort_keys=False))
-    targets = [f"results/real/{p}" for p in ("manifests/files.parquet", "manifests/rejects.parquet",
-                                              "tensors/index.parquet", "tensors/rejects.parquet")]
-    old = os.umask(0o022)
-    try:
-        run_snakemake(tmp_path, "--cores", "2", *targets, configfile=config)
-    finally:
-        os.umask(old)
-    results = tmp_path / "results" / "real"
-    files = pd.read_parquet(results / "manifests" / "files.parquet")
-    rejects = pd.read_parquet(results / "manifests" / "rejects.parquet")
-    listed = corpus.corpus_files(archive)
-    assert len(files) + len(rejects) == len(listed)
-    assert set(files["path"]) | set(rejects["path"]) == {rel for _, rel in listed}
-    index = pd.read_parquet(results / "tensors" / "index.parquet")
-    decode_rejects = pd.read_parquet(results / "tensors" / "rejects.parquet")
-    assert set(index["path"]) | set(decode_rejects["path"]) == set(files["path"])
-    assert set(index["path"]).isdisjoint(decode_rejects["path"])
-    # Every frame of a decoded file, a mosaic's tiles for a mosaic, less its blank ones.
-    frames = index.groupby("path").agg(kept=("row", "size"), blank=("blank_frames", "first"))
-    decoded = files.set_index("path").reindex(frames.index)
-    total = decoded["n_frames"].where(decoded["mosaic_images"] == 0, decoded["mosaic_images"])
-    assert (frames["kept"] + frames["blank"] == total).all()
-    assert decode_rejects["reason"].eq("blank_image").sum() > 400
-    for output in results.rglob("*"):
-        if output.is_file():
-            assert stat.S_IMODE(output.stat().st_mode) == 0o644, output

@@ -14,21 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hostile.corpus import build_corpus, mr_dataset, save  # noqa: E402
 from mriseq import dicom  # noqa: E402
 from mriseq.dicom.fallback import read_with_pydicom  # noqa: E402
 from mriseq.dicom.validate import validate_fields  # noqa: E402
 from mriseq.geometry import header_orientation  # noqa: E402
-from mriseq.scan.manifests import (  # noqa: E402
-    count_files,
-    merge_manifests,
-    printable_path,
-    scan_files,
-    scan_shard,
-    series_table,
-)
+from mriseq.scan.headers import count_files, printable_path  # noqa: E402
+from mriseq.scan.manifests import merge_manifests, series_table  # noqa: E402
+from mriseq.scan.shard import scan_files, scan_shard  # noqa: E402
 
 KEY = b"test-key"
 
@@ -334,3 +329,65 @@ def test_outputs_honour_the_umask(tmp_path, umask, mode):
         os.umask(old)
     for name in ("t.parquet", "t.json", "t.npy"):
         assert (tmp_path / name).stat().st_mode & 0o777 == mode
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"ImageType": ["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"], "mosaic": 9},
+    {"DiffusionBValue": 800.0},
+    {"philips_b_value": 500.0},
+])
+def test_big_endian_files_are_walked_like_pydicom_reads_them(tmp_path, overrides):
+    """Explicit VR big endian: the walker reads it (binary values byte-swapped) into the same
+    fields as the pydicom fallback."""
+    from pydicom.uid import ExplicitVRBigEndian
+
+    overrides = dict(overrides)
+    mosaic, philips = overrides.pop("mosaic", None), overrides.pop("philips_b_value", None)
+    ds = mr_dataset(rows=96, columns=96, **overrides)
+    if mosaic:
+        ds.private_block(0x0019, "SIEMENS MR HEADER").add_new(0x0A, "US", mosaic)
+    if philips:
+        ds.private_block(0x2001, "Philips Imaging DD 001", create=True).add_new(0x03, "FL",
+                                                                                philips)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    path = tmp_path / "be.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    fast = dicom.read_header(path)
+    assert fast.ok and fast.reader == "fast"
+    with open(path, "rb") as handle:
+        fields, pixel = read_with_pydicom(handle, path.stat().st_size)
+    slow = validate_fields(fields, pixel, path.stat().st_size, 1 << 24, "pydicom")
+
+    def present(fields):
+        return {k: v for k, v in fields.items() if v not in (None, [])}
+
+    assert present(fast.fields) == present(slow.fields)
+    assert (fast.fields["rows"], fast.fields["b_value"]) == (
+        96, overrides.get("DiffusionBValue", philips))
+
+
+def test_pixel_data_before_trailing_elements_is_walked_to(tmp_path, monkeypatch):
+    """Pixel data that does not end the file (a trailing padding element follows it) fails the
+    jump's check: the walk goes on to it instead of reading the whole file for the jump."""
+    import mriseq.dicom.reader as reader
+
+    ds = mr_dataset(rows=512, columns=512)
+    ds.PresentationLUTShape = "IDENTITY"  # (2050,0020): past the last wanted group
+    path = save(ds, tmp_path / "padded.dcm")
+    padding = b"\xfc\xff\xfc\xffOB\x00\x00" + (64).to_bytes(4, "little") + bytes(64)
+    path.write_bytes(path.read_bytes() + padding)
+    heads = []
+    walk = reader.walk_file
+
+    def spy(buf, total, read_more=None):
+        heads.append(len(buf))
+        return walk(buf, total, lambda head: heads.append(len(head) * 2) or read_more(head))
+
+    monkeypatch.setattr(reader, "walk_file", spy)
+    result = dicom.read_header(path)
+    assert result.ok and result.reader == "fast"
+    with open(path, "rb") as handle:
+        _, pixel = read_with_pydicom(handle, path.stat().st_size)
+    assert (result.fields["pixel_offset"], result.fields["pixel_length"]) == (pixel[2], pixel[1])
+    assert max(heads) < path.stat().st_size // 4  # the 32 KB head, not the whole 512 KB file

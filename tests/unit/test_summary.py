@@ -51,6 +51,6 @@ def test_readme_block_is_replaced_and_idempotent(tmp_path):
 def test_repository_readme_has_a_generated_block():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     block = text[text.index(BEGIN):text.index(END)]
     assert "Macro-F1" in block and "| task |" in block

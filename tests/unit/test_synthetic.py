@@ -1,6 +1,7 @@
 """Tests for the synthetic cohort generator (mriseq.synthetic): files, labels, broken files,
 physics and determinism, balanced (``full``) and archive-like (``archive``) cohorts. The cohorts
-here are tiny; the rule itself runs in ``tiny_cohorts``."""
+here are tiny; the rule itself runs in ``tiny_cohorts``
+(tests/workflow/test_synthetic_workflow.py)."""
 
 from __future__ import annotations
 
@@ -18,23 +19,24 @@ from mriseq.dicom.fields import GE_B_VALUE_OFFSET, PRIVATE_B_VALUES
 from mriseq.geometry import header_orientation
 from mriseq.synthetic import vendors
 from mriseq.synthetic.cohort import BROKEN_KINDS, _broken_assignment, generate_cohort, raw_dir_of
+from mriseq.synthetic.examination import plan_examination
 from mriseq.synthetic.layout import patient_entries
-from mriseq.synthetic.patient import (
+from mriseq.synthetic.merged_series import (
     DIXON_COMPONENT,
     IMAGE_PLANE_TOLERANCE,
     SELECTOR_COLUMNS,
-    generate_patient,
-    plan_examination,
 )
+from mriseq.synthetic.patient import generate_patient
 from mriseq.synthetic.phantom import build_phantom
-from mriseq.synthetic.plan import PatientContext, plan_patient
+from mriseq.synthetic.plan import plan_patient
+from mriseq.synthetic.prescription import PatientContext
 from mriseq.synthetic.protocols import PROTOCOLS, STACKS
 from mriseq.synthetic.signal import Protocol, in_phase_te, render_volume, tissue_signals
 from mriseq.synthetic.tissues import INDEX
 from mriseq.taxonomy import DEFAULT_TAXONOMY
 from pydicom.errors import InvalidDicomError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LABEL_MAP = yaml.safe_load((REPO / "resources" / "dlds_label_map.yaml").read_text())
 
 GENERIC = {"layout": "generic", "patients": 3, "seed": 5, "vendors": ["siemens", "ge", "philips"],
@@ -344,7 +346,7 @@ def test_header_style_is_fixed_per_key_and_varies_across_keys():
     assert styles == {s.sequence_name for s in vendors.conventions()["siemens"]["localizer"]}
 
 
-# Series of several volumes (mriseq.synthetic.patient.merged_series), one labels row per volume.
+# Series of several volumes (mriseq.synthetic.merged_series), one labels row per volume.
 
 def _volume_series(cohort: Path) -> tuple[pd.DataFrame, dict, dict]:
     """A cohort's labels, its rows by series UID, and each series' (path, header) pairs."""
@@ -812,21 +814,3 @@ def test_stir_nulls_fat():
         t2 = tissue_signals(Protocol("fse", te=60, tr=6000, field=field))
         assert abs(stir[INDEX["fat_sc"]]) < 0.2 * abs(t2[INDEX["fat_sc"]])
         assert abs(stir[INDEX["bile_duct"]]) > 0.5 * abs(t2[INDEX["bile_duct"]])
-
-
-@pytest.mark.slow
-def test_rule_writes_cohorts_montage_and_counts(tiny_cohorts):
-    """The real rule on config/test.yaml: both cohorts, their montages and class counts."""
-    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    for name, cohort in config["synthetic"]["cohorts"].items():
-        out = tiny_cohorts / "resources" / "synthetic" / name
-        raw = raw_dir_of(out, cohort["layout"])
-        assert sorted(p.name for p in raw.iterdir()) == patient_entries(cohort["layout"],
-                                                                        cohort["patients"])
-        counts = pd.read_csv(tiny_cohorts / "results" / "synthetic" / name / "class_counts.csv")
-        seq = counts[counts["task"] == "sequence"]
-        assert (seq["slices"] > 0).all() and len(seq) == len(config["taxonomy"]["sequence"])
-        montage = tiny_cohorts / "results" / "synthetic" / name / "montage.png"
-        assert montage.read_bytes().startswith(b"\x89PNG")
-        assert set(pd.read_csv(out / "broken.csv")["kind"]) == set(BROKEN_KINDS)
-    assert (tiny_cohorts / "logs" / "synthetic" / "internal.log").is_file()

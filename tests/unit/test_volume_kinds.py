@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from mriseq.scan.timing import seconds_of_day, series_offsets
 from mriseq.scan.volumes import assign_volumes, sample_slices, volume_table
 from test_volumes import series
 
@@ -110,3 +111,16 @@ def test_sampling_a_repeated_acquisition_steps_through_its_passes():
     assert len(kept) == 8
     assert sorted(kept["pass"]) == list(range(8))  # every direction, not the first pass only
     assert kept["slice_position"].nunique() == 8  # and spread along the slice normal
+
+
+def test_acquisition_time_becomes_an_offset_within_its_series():
+    assert seconds_of_day("101502.25") == 36902.25
+    assert seconds_of_day("10:15:02") == 36902.0  # the old ACR-NEMA form
+    assert np.isnan(seconds_of_day("")) and np.isnan(seconds_of_day("2515")) \
+        and np.isnan(seconds_of_day(None))
+    files = pd.DataFrame({"series_key": ["a", "a", "b", "b", "b"],
+                          "acquisition_offset": [seconds_of_day(t) for t in (
+                              "101502", "101540", "235950", "000010", None)]})
+    offsets = series_offsets(files)
+    assert offsets.tolist()[:4] == [0.0, 38.0, 0.0, 20.0]  # series b runs past midnight
+    assert np.isnan(offsets.iloc[4])

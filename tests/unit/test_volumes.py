@@ -208,7 +208,7 @@ def test_a_selector_that_matches_nothing_is_counted(tmp_path):
 
 
 def test_sizes_are_checked_per_volume_not_per_series():
-    from mriseq.scan.manifests import shard_checks
+    from mriseq.scan.shard import shard_checks
 
     planes = np.repeat(["coronal", "sagittal", "axial"], 3)
     survey = series(9, header_orientation=planes, slice_position=[0.0, 5.0, 10.0] * 3,

@@ -1,5 +1,6 @@
 """Integration: the evaluation, figures, report and predict mode on the tiny config
-(config/test.yaml), run end to end once; then reruns are checked with dry-runs.
+(config/test.yaml), run end to end once for the session (``tiny_run`` in tests/conftest.py);
+then reruns are checked with dry-runs.
 
 Checks that figures regenerate from stored predictions (deleting a figure reruns only its
 plotting job; a plotting option reruns only plotting jobs) and predict mode.
@@ -15,7 +16,7 @@ import zipfile
 import pandas as pd
 import pytest
 import yaml
-from conftest import TEST_CONFIG, copy_workdir, run_snakemake
+from conftest import TEST_CONFIG, case_config, copy_workdir, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +41,10 @@ def planned_jobs(workdir, *args, configfile=TEST_CONFIG) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tiny_cohorts, tmp_path_factory):
-    workdir = copy_workdir(tiny_cohorts, tmp_path_factory.mktemp("evaluated"))
+def evaluated(tiny_run, tmp_path_factory):
+    """A copy of the session's finished tiny run (``tiny_run``: the ``figures`` target built from
+    the tiny cohorts); the tests below rebuild, delete and rerun in it, in order."""
+    workdir = copy_workdir(tiny_run, tmp_path_factory.mktemp("evaluated"))
     run_snakemake(workdir, "--cores", "2", "figures")
     return workdir
 
@@ -140,18 +143,16 @@ def test_reordered_config_keys_rerun_nothing(evaluated):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     reordered = {key: value if key == "datasets" else _reversed_keys(value)
                  for key, value in config.items()}
-    variant = evaluated / "reordered_keys.yaml"
-    variant.write_text(yaml.safe_dump(reordered, sort_keys=False))
+    variant = case_config("reordered_keys")
+    # The case file is that reordering of config/test.yaml, to the order of every key.
+    assert json.dumps(yaml.safe_load(variant.read_text())) == json.dumps(reordered)
     assert planned_jobs(evaluated, "figures", configfile=variant) == {}
 
 
 def test_plot_option_reruns_only_plotting_jobs(evaluated):
-    # A config variant (--config cannot type nested values): new resolution and colour map.
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["plots"] |= {"dpi": config["plots"]["dpi"] + 10, "cmap": "Greens"}
-    variant = evaluated / "plots_variant.yaml"
-    variant.write_text(yaml.safe_dump(config, sort_keys=False))
-    jobs = planned_jobs(evaluated, "figures", configfile=variant)
+    # A config variant (--config cannot type nested values): new resolution and colour map
+    # (.test/config_plots_variant).
+    jobs = planned_jobs(evaluated, "figures", configfile=case_config("plots_variant"))
     assert jobs, "changing plots.dpi and plots.cmap must redraw figures"
     assert set(jobs) <= PLOTTING, jobs
     assert "plot_confusion" in jobs
@@ -163,12 +164,9 @@ def test_predict_mode_series_table(evaluated, tmp_path):
     # An unlabelled archive: a copy of the internal cohort's DICOM tree, no labels sheet.
     shutil.copytree(evaluated / "resources" / "synthetic" / "internal" / "dicom",
                     workdir / "archive")
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["datasets"]["archive"] = {"role": "predict", "layout": "generic",
-                                     "raw_dir": "archive"}
-    config["evaluate"]["sorted_links"] = True
-    configfile = workdir / "predict.yaml"
-    configfile.write_text(yaml.safe_dump(config, sort_keys=False))
+    # config/test.yaml plus the archive as a predict dataset, and sorted links.
+    configfile = case_config("predict_archive")
+    config = yaml.safe_load(configfile.read_text())
     target = "results/archive/predictions/series.csv"
     jobs = planned_jobs(workdir, target, configfile=configfile)
     assert not [j for j in jobs if j.startswith("train_")], jobs

@@ -13,13 +13,20 @@ import pandas as pd
 import pydicom
 import pytest
 import yaml
-from conftest import REPO, TEST_CONFIG, copy_workdir, run_snakemake
+from conftest import (
+    PREPARED_TARGETS,
+    REPO,
+    TEST_CONFIG,
+    case_config,
+    copy_workdir,
+    run_snakemake,
+)
 from mriseq.scan.sharding import shard_of
 from pydicom.uid import generate_uid
 
 pytestmark = pytest.mark.slow
-TARGETS = ["results/internal/splits/splits.parquet", "results/internal/splits/class_counts.csv",
-           "results/dlds/tensors/qc_summary.csv"]
+# The session's ``tiny_prepared`` is the tiny workflow run to exactly these targets.
+TARGETS = PREPARED_TARGETS
 
 
 def planned_jobs(workdir: Path, targets: list[str], *options: str,
@@ -50,8 +57,10 @@ def check_outputs(workdir: Path, dataset: str, size: int) -> pd.DataFrame:
     return index
 
 
-def test_workflow_tensors_splits_and_incremental_reruns(tiny_cohorts, tmp_path):
-    workdir = copy_workdir(tiny_cohorts, tmp_path / "run")
+def test_workflow_tensors_splits_and_incremental_reruns(tiny_prepared, tmp_path):
+    """The tiny workflow run to TARGETS (``tiny_prepared``, copied; the run here finds them up
+    to date): tensors, QC and splits of both datasets; a new image size replans preprocessing."""
+    workdir = copy_workdir(tiny_prepared, tmp_path / "run")
     # The DLDS label map is read relative to the working directory (scan stage).
     (workdir / "resources").mkdir(exist_ok=True)
     shutil.copy2(REPO / "resources/dlds_label_map.yaml", workdir / "resources")
@@ -66,12 +75,9 @@ def test_workflow_tensors_splits_and_incremental_reruns(tiny_cohorts, tmp_path):
         val = set(splits.loc[(splits["set"] == "cv") & (splits["fold"] == k), "patient_key"])
         assert train and val and not (train & val) and not (test_patients & (train | val))
 
-    # A new image size reruns every preprocess job and everything downstream.
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["preprocess"]["size"] = 24
-    variant = tmp_path / "size24.yaml"
-    variant.write_text(yaml.safe_dump(config))
-    resized = planned_jobs(workdir, TARGETS, configfile=variant)
+    # A new image size (.test/config_size24) reruns every preprocess job and everything
+    # downstream.
+    resized = planned_jobs(workdir, TARGETS, configfile=case_config("size24"))
     n_shards = index["shard"].nunique()
     assert resized.get("preprocess_shard", 0) >= n_shards
     assert resized.get("merge_tensors") == 2 and resized.get("split") == 1
@@ -102,16 +108,13 @@ def renamed_patient(source: Path, target: Path, labels: pd.DataFrame) -> pd.Data
 
 
 def test_new_patient_reruns_only_its_shard(tiny_cohorts, tmp_path):
-    raw = tmp_path / "archive"
-    shutil.copytree(tiny_cohorts / "resources/synthetic/internal", raw)
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    config["datasets"] = {"internal": {"role": "train", "layout": "generic",
-                                       "raw_dir": str(raw / "dicom"),
-                                       "labels": str(raw / "labels.csv")}}
-    configfile = tmp_path / "archive.yaml"
-    configfile.write_text(yaml.safe_dump(config))
+    """A generic train dataset (.test/config_new_patient: ./archive, a copy of the tiny internal
+    cohort) gains a patient: only that patient's scan and preprocess shards rerun."""
     workdir = tmp_path / "run"
-    workdir.mkdir()
+    raw = workdir / "archive"
+    shutil.copytree(tiny_cohorts / "resources/synthetic/internal", raw)
+    configfile = case_config("new_patient")
+    config = yaml.safe_load(configfile.read_text())
     targets = TARGETS[:2]
     run_snakemake(workdir, "--cores", "2", *targets, configfile=configfile)
     tensors = workdir / "results/internal/tensors"

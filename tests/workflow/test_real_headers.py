@@ -13,6 +13,7 @@ trained on the demo's internal cohort settings with two slices a series (the hea
 every slice of a series, so more slices would add rows, not information). Because the study's
 pixels are blank, the check goes straight from ``files.parquet`` rows to header features
 (:func:`mriseq.features.header.file_features`), as predict mode on a header-only archive would.
+Generating that cohort and training the forests takes about a minute: a workflow-tier test.
 """
 
 from __future__ import annotations
@@ -30,13 +31,12 @@ from mriseq.features.tables import feature_columns
 from mriseq.models.forest.model import feature_matrix, fit_forest, probabilities
 from mriseq.predict.series import series_predictions
 from mriseq.scan.layouts.registry import join_labels
-from mriseq.scan.manifests import scan_files
+from mriseq.scan.shard import scan_files
 from mriseq.scan.volumes import assign_volumes, volume_table
 from mriseq.synthetic.cohort import LABEL_MAP, generate_cohort
 from pydicom.uid import generate_uid
-from test_real_corpus import archive  # noqa: F401  (the corpus fixture)
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KEY = b"real-header-check"
 STUDY = "dcm-classifier/anonymized_testing_data/anonymized_data"
 # Series folder -> class, for the series whose class is in the taxonomy (see the module docstring).
@@ -81,8 +81,8 @@ def header_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def study(archive):  # noqa: F811
-    root = Path(archive) / STUDY
+def study(real_corpus):
+    root = Path(real_corpus) / STUDY
     files, rejects = scan_files(root, sorted(os.listdir(root)), "s000", KEY, workers=2)
     assert rejects.empty, rejects[["path", "reason"]]
     return files

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mriseq.scan.sharding import shard_of
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_dag import (  # noqa: E402
     SERIES_PER_PATIENT,
     add_patient,

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_snakemake
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hostile.workflow import (  # noqa: E402
-    MANIFEST_TARGETS,
-    write_config,
-    write_labels,
-    write_patient,
-)
-from mriseq.scan.manifests import count_files  # noqa: E402
+from conftest import case_config, run_snakemake
+from hostile.workflow import MANIFEST_TARGETS, write_labels, write_patient
+from mriseq.scan.headers import count_files
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +24,16 @@ def planned_jobs(workdir: Path, config: Path) -> dict[str, int]:
 
 
 def test_scan_invariant_and_incremental_reruns(tmp_path):
+    """Small valid patients in ./raw (.test/config_hostile): every file in one table, a second
+    run does nothing, a new patient rescans one shard, a new scan setting every shard."""
     raw = tmp_path / "raw"
     uids = []
     for k in range(5):
         uids += write_patient(raw, f"patient_{k:02d}")
     (raw / "patient_00" / "broken.dcm").write_bytes(b"\0" * 50)
     labels = write_labels(tmp_path / "labels.csv", uids)
-    config = write_config(tmp_path / "config.yaml", raw, labels)
+    assert labels == tmp_path / "labels.csv"  # where .test/config_hostile reads them
+    config = case_config("hostile")
     run_snakemake(tmp_path, "--cores", "2", *MANIFEST_TARGETS, configfile=config)
 
     manifests = tmp_path / "results" / "internal" / "manifests"
@@ -58,21 +52,23 @@ def test_scan_invariant_and_incremental_reruns(tmp_path):
     files = pd.read_parquet(manifests / "files.parquet")
     assert len(files) + len(rejects) == count_files(raw) == 34
 
-    changed = write_config(tmp_path / "config2.yaml", raw, labels, max_pixels=1000)
+    changed = case_config("hostile_max_pixels")  # scan.max_pixels: 1000
     jobs = planned_jobs(tmp_path, changed)
     shards = len(list((manifests / "shards").glob("*.files.parquet")))
     assert jobs == {"scan_shard": shards, "merge_manifests": 1}
 
 
-_GENERATOR = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "synthetic_cohort.py"
+_GENERATOR = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "synthetic_cohort.py"
 
 
 @pytest.mark.skipif(_GENERATOR.read_text().startswith("# placeholder"),
                     reason="synthetic cohort generator not present yet")
-def test_synthetic_cohorts_invariant_and_broken_files(tiny_cohorts, tmp_path):
+def test_synthetic_cohorts_invariant_and_broken_files(tiny_prepared, tmp_path):
+    """The scan of the tiny cohorts (``tiny_prepared``, copied; the run here finds the manifests
+    up to date): every file in one table, broken files rejected, volumes split as labelled."""
     from conftest import copy_workdir
 
-    workdir = copy_workdir(tiny_cohorts, tmp_path / "work")
+    workdir = copy_workdir(tiny_prepared, tmp_path / "work")
     targets = [f"results/{d}/manifests/{t}" for d in ("internal", "dlds")
                for t in ("files.parquet", "series.parquet", "volumes.parquet", "rejects.parquet",
                          "qc_summary.csv")]

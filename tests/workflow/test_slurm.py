@@ -36,7 +36,7 @@ import pytest
 import yaml
 from conftest import REPO, SNAKEMAKE, TEST_CONFIG, copy_workdir
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench_dag import job_counts  # noqa: E402
 
 SETUP = REPO / "tests" / "slurm" / "setup_slurm.sh"
@@ -83,7 +83,7 @@ def test_partition_is_left_to_the_plugin():
     assert "slurm_partition" not in (profile.get("default-resources") or {})
     for rule, resources in profile["set-resources"].items():
         assert "slurm_partition" not in resources, rule
-    section = (REPO / "README.md").read_text().split("## Run on a SLURM cluster", 1)[1]
+    section = (REPO / "docs" / "slurm.md").read_text().split("## Run on a SLURM cluster", 1)[1]
     command = re.search(r"```bash\n(.*?)```", section, re.S)[1]
     assert "--executor slurm" in command and "--slurm-partition-config" in command, command
     assert "slurm_partition" not in command, command

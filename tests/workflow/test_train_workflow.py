@@ -1,9 +1,10 @@
 """Integration: the train, baseline and predict rules on the tiny config (config/test.yaml).
 
-Runs the real upstream stages once, trains the CNN (one network per fold, a head per task), the
-contrast header forest and fusion forest (on the CNN's out-of-fold predictions) on both folds,
-predicts the held-out test set, then retrains one fold and checks that the same seed gives the
-identical validation metrics and history on the CPU.
+The session's tiny run (``tiny_run`` in tests/conftest.py) runs the real upstream stages once,
+trains the CNN (one network per fold, a head per task), the contrast header forest and fusion
+forest (on the CNN's out-of-fold predictions) on both folds and predicts the held-out test set;
+these tests check its models and predictions, then retrain one fold and check that the same seed
+gives the identical validation metrics and history on the CPU.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ FOLD0 = "results/models/cnn/contrast/fold0"
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_cohorts, tmp_path_factory):
-    workdir = copy_workdir(tiny_cohorts, tmp_path_factory.mktemp("trained"))
+def trained(tiny_run, tmp_path_factory):
+    """A copy of the session's finished tiny run (``tiny_run``), in which the targets below are
+    up to date: the models and predictions are the ones that run trained."""
+    workdir = copy_workdir(tiny_run, tmp_path_factory.mktemp("trained"))
     run_snakemake(workdir, "--cores", "2", *TARGETS)
     return workdir
 

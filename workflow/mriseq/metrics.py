@@ -6,7 +6,7 @@ thousand patients take well under a second. The definitions follow scikit-learn 
 ``zero_division=0``; macro averages run over the classes that occur in the reference or in the
 predictions (scikit-learn's default label set), so a taxonomy class absent from a dataset (DLDS has
 no T2 fat-sat) neither crashes nor counts as a zero. Balanced accuracy is the mean recall over
-classes with support. ``tests/test_metrics.py`` checks every number against scikit-learn.
+classes with support. ``tests/unit/test_metrics.py`` checks every number against scikit-learn.
 """
 
 from __future__ import annotations

@@ -161,4 +161,5 @@ def all_targets():
         *evaluate_targets(),
         *external_targets(),
         *report_targets(),
+        *review_targets(),
     ]

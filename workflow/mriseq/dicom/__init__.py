@@ -4,7 +4,8 @@ The package is split along what changes for different reasons:
 
 * :mod:`~mriseq.dicom.reasons`: the reject reason codes and the result type;
 * :mod:`~mriseq.dicom.fields`: the tag → field table, vendor private tags, value conversion;
-* :mod:`~mriseq.dicom.walker`: the fast element walker (little endian, the common case);
+* :mod:`~mriseq.dicom.walker`: the fast element walker (little and big endian, the common case);
+* :mod:`~mriseq.dicom.decode`: the walker's raw values as fields (numbers, text, vendor values);
 * :mod:`~mriseq.dicom.fallback`: the pydicom reader for what the walker declines;
 * :mod:`~mriseq.dicom.validate`: the checks both readers go through, the Siemens mosaic rule;
 * :mod:`~mriseq.dicom.reader`: :func:`read_header`, which ties them together.

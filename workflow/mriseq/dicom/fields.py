@@ -20,6 +20,7 @@ FIELDS: dict[int, tuple[str, str, bytes]] = {
     0x00080008: ("image_type", "text", b"CS"),
     0x00080016: ("sop_class_uid", "uid", b"UI"),
     0x00080018: ("sop_instance_uid", "uid", b"UI"),
+    0x00080032: ("acquisition_time", "text", b"TM"),
     0x00080060: ("modality", "text", b"CS"),
     0x00080070: ("manufacturer", "text", b"LO"),
     0x0008103E: ("series_description", "text", b"LO"),
@@ -74,6 +75,17 @@ PRIVATE_B_VALUES = ((0x0019, 0x0C, "SIEMENS MR HEADER", b"IS"),
                     (0x0043, 0x39, "GEMS_PARM_01", b"IS"),
                     (0x2001, 0x03, "Philips Imaging DD 001", b"FL"))
 GE_B_VALUE_OFFSET = 1_000_000_000
+# Anonymisers often delete private creator elements and keep the elements they own. A vendor's
+# software always opens its block at 0x10, so where the creator element of that block is absent
+# (or empty) and the Manufacturer names the vendor, its b-value element is read there: vendor ->
+# (creator tag, b-value tag, VR when the file does not say). Another creator at that tag means
+# another owner: nothing is read.
+CONVENTIONAL_B_VALUES = {"siemens": (0x00190010, 0x0019100C, b"IS"),
+                         "ge": (0x00430010, 0x00431039, b"IS")}
+# Where a file's b-value came from (the files manifest's ``b_value_source``; None: no b-value).
+B_VALUE_STANDARD = "standard"  # DiffusionBValue (0018,9087), top level or enhanced MR's sequence
+B_VALUE_PRIVATE = "private"  # a vendor's private element in the block of its creator
+B_VALUE_CONVENTIONAL = "private_conventional"  # creator removed: the vendor's usual block
 # Siemens mosaics: NumberOfImagesInMosaic (US) at (0019, block << 8 | 0x0A) of a Siemens creator's
 # block; only images whose ImageType says MOSAIC are cut into slices.
 MOSAIC_GROUP, MOSAIC_OFFSET = 0x0019, 0x0A
@@ -150,6 +162,23 @@ def vendor_b_value(group: int, numbers) -> float | None:
     if group == 0x0043 and value >= GE_B_VALUE_OFFSET:
         value = value % GE_B_VALUE_OFFSET
     return value
+
+
+def b_value_vendor(manufacturer: str | None) -> str | None:
+    """``siemens`` or ``ge`` when the Manufacturer names that vendor (the ones whose b-value
+    element is read without its creator, :data:`CONVENTIONAL_B_VALUES`), else None."""
+    name = (manufacturer or "").strip().upper()
+    if "SIEMENS" in name:
+        return "siemens"
+    # "GE MEDICAL SYSTEMS", "GE Healthcare", "GE_MEDICAL": GE as a word, never a substring.
+    if name == "GE" or name.startswith(("GE ", "GE_")) or "GENERAL ELECTRIC" in name:
+        return "ge"
+    return None
+
+
+def is_number(value) -> bool:
+    """Whether a field value is a number, not None or NaN (a b-value that counts)."""
+    return value is not None and value == value
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import stat
 import struct
 import zlib
 
+from mriseq.dicom.decode import decode_raw
 from mriseq.dicom.fallback import read_with_pydicom
 from mriseq.dicom.fields import ENHANCED_MR_CLASSES, UNDEFINED
 from mriseq.dicom.reasons import HeaderResult, one_line, reject
@@ -35,8 +36,6 @@ from mriseq.dicom.walker import (
     Decline,
     NeedMore,
     NotDicom,
-    decode_raw,
-    fragments_complete,
     walk_file,
 )
 
@@ -44,6 +43,7 @@ HEAD_BYTES = 32768  # most MR headers end well inside this; larger ones trigger 
 MAX_FULL_READ = 64 * 1024 * 1024  # beyond this the fast path gives up and pydicom seeks instead
 MAX_INFLATED = 256 * 1024 * 1024  # a gzip-compressed file inflating beyond this is rejected
 GZIP_MAGIC = b"\x1f\x8b"
+_ITEM, _SEQ_END = 0xFFFEE000, 0xFFFEE0DD  # item and sequence delimitation tags
 
 
 def read_header(path: str | os.PathLike, max_pixels: int = 1 << 24) -> HeaderResult:
@@ -144,3 +144,20 @@ def _read_opened(handle, buf: bytes, size: int, reopen):
         if not fragments_complete(handle, pixel[2], size):
             pixel = (pixel[0], None, pixel[2])
     return fields, pixel, reader
+
+
+def fragments_complete(handle, offset: int, size: int, limit: int = 1_000_000) -> bool:
+    """Whether encapsulated pixel data's items end in a sequence delimiter inside the file."""
+    pos = offset
+    for _ in range(limit):
+        if pos + 8 > size:
+            return False
+        handle.seek(pos)
+        group, element, length = struct.unpack("<HHI", handle.read(8))
+        tag = group << 16 | element
+        if tag == _SEQ_END:
+            return True
+        if tag != _ITEM or length == UNDEFINED:
+            return False
+        pos += 8 + length
+    return False

@@ -21,6 +21,7 @@ from mriseq.geometry import orientation_label, position_along, slice_normal
 from mriseq.parallel import parallel_map
 from mriseq.scan.privacy import pseudonym
 from mriseq.scan.tables import LAYOUT_DEFAULTS, NUMERIC, PIXEL_LAYOUT, TEXT
+from mriseq.scan.timing import seconds_of_day
 
 log = logging.getLogger("mriseq.scan.headers")
 
@@ -133,13 +134,16 @@ def _scan_file(root, entry, rel, shard, key, max_pixels, tolerance) -> tuple[boo
     series_dir = os.path.dirname(rel) or "."
     if f.get("sequence_name") is None:  # enhanced MR names its sequence in PulseSequenceName
         f["sequence_name"] = f.get("pulse_sequence_name")
+    # The time of day stays in this row only until the shard makes it an offset within the
+    # series (:func:`mriseq.scan.shard.series_offsets`): no clock time reaches the manifests.
+    f["acquisition_offset"] = seconds_of_day(f.get("acquisition_time"))
     row = (
         rel, shard, entry, _repeated_pseudonym(patient, key),
         _repeated_pseudonym(f.get("study_instance_uid"), key),
         _repeated_pseudonym(f["series_instance_uid"], key), pseudonym(f["sop_instance_uid"], key),
         series_dir, int(f["n_frames"]), int(f["rows"]), int(f["columns"]),
         *(f.get(c) for c in TEXT),
-        *(_float(f.get(c)) for c in NUMERIC),
+        *(_float(f.get(c)) for c in NUMERIC), f.get("b_value_source"),
         bool(f.get("contrast_agent")),
         *iop, *ipp, *spacing, _float(f.get("slice_thickness")),
         _float(f.get("spacing_between_slices")),

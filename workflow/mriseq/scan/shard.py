@@ -21,6 +21,7 @@ from mriseq.io import write_parquet
 from mriseq.scan.headers import list_files, read_headers
 from mriseq.scan.privacy import resolve_key
 from mriseq.scan.tables import files_frame, rejects_frame
+from mriseq.scan.timing import series_offsets
 from mriseq.scan.volumes import assign_volumes
 
 log = logging.getLogger("mriseq.scan.shard")
@@ -40,6 +41,7 @@ def scan_files(raw_dir, entries: Iterable[str], shard: str, key: bytes,
     results = read_headers(root, items, shard, key, max_pixels, orientation_tolerance, workers,
                            progress=f"scan {shard}")
     files = files_frame([row for ok, row in results if ok])
+    files["acquisition_offset"] = series_offsets(files)
     rejects = rejects_frame([row for ok, row in results if not ok])
     files, extra = shard_checks(files)
     return files, pd.concat([rejects, extra], ignore_index=True) if len(extra) else rejects

@@ -16,7 +16,7 @@ TEXT = ["transfer_syntax", "photometric", "sop_class_uid", "modality", "manufact
         "sequence_variant", "scan_options", "sequence_name", "mr_acquisition_type", "stack_id"]
 NUMERIC = ["series_number", "instance_number", "echo_time", "repetition_time", "inversion_time",
            "flip_angle", "echo_train_length", "b_value", "field_strength", "echo_numbers",
-           "acquisition_number", "temporal_position", "trigger_time"]
+           "acquisition_number", "temporal_position", "trigger_time", "acquisition_offset"]
 GEOMETRY = ([f"iop_{i}" for i in range(6)] + [f"ipp_{i}" for i in range(3)]
             + ["pixel_spacing_0", "pixel_spacing_1", "slice_thickness", "spacing_between_slices"])
 # What decoding needs, recorded so that preprocessing reads native pixels without a second header
@@ -26,13 +26,18 @@ PIXEL_LAYOUT = ["pixel_offset", "pixel_length", "bits_allocated", "bits_stored",
                 "pixel_representation", "samples_per_pixel", "planar_configuration",
                 "mosaic_images"]
 RESCALE = ["rescale_slope", "rescale_intercept"]
+# Where b_value came from: standard (DiffusionBValue), private (a vendor element in its creator's
+# block), private_conventional (the creator removed: the vendor's usual block); null without one.
+B_VALUE_SOURCE = "b_value_source"
 FILE_COLUMNS = (["path", "shard", "entry", "patient_key", "study_key", "series_key", "sop_key",
                  "series_dir", "n_frames", "rows", "columns"] + TEXT + NUMERIC
-                + ["contrast_agent"] + GEOMETRY + ["header_orientation", "slice_position"]
-                + PIXEL_LAYOUT + RESCALE + ["modality_lut"])
+                + [B_VALUE_SOURCE, "contrast_agent"] + GEOMETRY
+                + ["header_orientation", "slice_position"] + PIXEL_LAYOUT + RESCALE
+                + ["modality_lut"])
 FILE_DTYPES = {
     **{c: "string" for c in ["path", "shard", "entry", "patient_key", "study_key", "series_key",
-                            "sop_key", "series_dir", *TEXT, "header_orientation"]},
+                            "sop_key", "series_dir", *TEXT, B_VALUE_SOURCE,
+                            "header_orientation"]},
     **{c: "int64" for c in ["n_frames", "rows", "columns", *PIXEL_LAYOUT]},
     **{c: "float64" for c in [*NUMERIC, *GEOMETRY, "slice_position", *RESCALE]},
     "contrast_agent": "bool",

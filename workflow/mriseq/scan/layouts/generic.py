@@ -2,9 +2,11 @@
 
 Sheet (CSV): ``SeriesInstanceUID, sequence, orientation, contrast``, joined on the
 SeriesInstanceUID pseudonymised with the same key as the manifests (raw UIDs are never stored).
-An empty cell leaves that task unlabelled. An optional ``Subset`` column names groups the
-evaluation also scores apart (semicolon-separated, e.g. ``misleading_description``); it is
-carried to the volumes table as ``subset``.
+In place of the UID a row may give ``SeriesKey``, the pseudonym itself as the manifests hold it
+(``series_key``; what the review page exports, :mod:`mriseq.review`): it joins only where the
+dataset is scanned with the key that made it. An empty cell leaves that task unlabelled. An
+optional ``Subset`` column names groups the evaluation also scores apart (semicolon-separated,
+e.g. ``misleading_description``); it is carried to the volumes table as ``subset``.
 
 A row labels every volume of its series (:mod:`mriseq.scan.volumes`), unless it selects some of them
 with the optional columns of :data:`SELECTORS`: ``EchoTime`` (ms), ``TemporalPosition``
@@ -17,6 +19,8 @@ rows with the same SeriesInstanceUID, ``EchoTime`` 2.3 â†’ t1_opposed and 4.6 â†
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +35,12 @@ SELECTORS = {"EchoTime": "echo_time", "TemporalPosition": "temporal_position",
              "ImageType": "image_type", "ImagePlane": "header_orientation",
              "VolumeIndex": "volume_index"}
 SUBSET_COLUMN = "Subset"
+# What names a row's series: the raw UID (pseudonymised on reading) or its pseudonym.
+UID_COLUMN = "SeriesInstanceUID"
+KEY_COLUMN = "SeriesKey"
+_SERIES_KEY = re.compile(r"[0-9a-f]{16}")
+
+log = logging.getLogger("mriseq.scan.layouts.generic")
 _NUMERIC_SELECTORS = {"EchoTime", "TemporalPosition", "VolumeIndex"}
 _PLANES = {"axial", "coronal", "sagittal", "oblique"}
 
@@ -39,7 +49,10 @@ def read_generic_labels(path: str | Path, taxonomy: dict[str, list[str]], key: b
                         ) -> pd.DataFrame:
     """series_key + label_* + selector columns (None where empty); stops at the first unknown
     class or unusable selector with the CSV line."""
-    sheet = read_csv(path, ["SeriesInstanceUID", *TASKS])
+    sheet = read_csv(path, list(TASKS))
+    if UID_COLUMN not in sheet.columns and KEY_COLUMN not in sheet.columns:
+        raise LabelsError(f"Labels sheet {str(path)!r} lacks the column {UID_COLUMN} "
+                          f"(or {KEY_COLUMN}, the pseudonymised series key).")
     selectors = [c for c in SELECTORS if c in sheet.columns]
     rows = []
     for index, record in enumerate(sheet.to_dict("records")):
@@ -49,14 +62,33 @@ def read_generic_labels(path: str | Path, taxonomy: dict[str, list[str]], key: b
             value = str(record[task]).strip()
             labels[f"label_{task}"] = check_label(task, value, taxonomy[task],
                                                   where) if value else None
-        uid = str(record["SeriesInstanceUID"]).strip()
-        if not uid:
-            raise LabelsError(f"{where}: SeriesInstanceUID is empty.")
         chosen = {c: _selector(c, str(record[c]).strip(), where) for c in selectors}
         subset = str(record.get(SUBSET_COLUMN, "")).strip() or None
-        rows.append({"series_key": pseudonym(uid, key), **labels, **chosen, "subset": subset})
+        rows.append({"series_key": _series_key(record, key, where), **labels, **chosen,
+                     "subset": subset})
     table = pd.DataFrame(rows, columns=["series_key", *LABEL_COLUMNS, *SELECTORS, "subset"])
     return table.drop_duplicates(["series_key", *SELECTORS], keep="first")
+
+
+def _series_key(record: dict, key: bytes, where: str) -> str:
+    """The row's series key: its SeriesInstanceUID pseudonymised, or its SeriesKey as given (both
+    given: they must agree, else the sheet was made with another pseudonymisation key)."""
+    uid = str(record.get(UID_COLUMN, "")).strip()
+    given = str(record.get(KEY_COLUMN, "")).strip().lower()
+    if given and not _SERIES_KEY.fullmatch(given):
+        raise LabelsError(f"{where}: {KEY_COLUMN} {given!r} is not a series key (16 hex "
+                          "digits, the series_key of the manifests).")
+    if uid:
+        made = pseudonym(uid, key)
+        if given and given != made:
+            raise LabelsError(f"{where}: {KEY_COLUMN} {given!r} is not the pseudonym of its "
+                              f"{UID_COLUMN}: the sheet was made with another pseudonymisation "
+                              "key (MRISEQ_PSEUDONYM_KEY).")
+        return made
+    if given:
+        return given
+    raise LabelsError(f"{where}: {UID_COLUMN} is empty." if KEY_COLUMN not in record
+                      else f"{where}: {UID_COLUMN} and {KEY_COLUMN} are both empty.")
 
 
 def _selector(column: str, value: str, where: str):
@@ -124,6 +156,10 @@ def join_generic_labels(table: pd.DataFrame, labels_path: str, options: LabelOpt
     out = table.assign(**{c: pd.array(v, dtype="string") for c, v in labels.items()})
     labelled = set(sheet["series_key"])
     present = set(table["series_key"])
+    if labelled and not labelled & present and len(present):
+        log.warning("No series of the labels sheet %s is in this dataset (a sheet of %s "
+                    "values joins only the files it was exported from, scanned with the same "
+                    "pseudonymisation key).", labels_path, KEY_COLUMN)
     qc = {"series_without_label": len(present - labelled),
           "label_without_series": len(labelled - present)}
     if per_volume:
