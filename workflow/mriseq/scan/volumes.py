@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -178,14 +179,14 @@ def _split(series: pd.DataFrame, rules: Sequence[str],
     """Group numbers of one series' files after every rule, and the rules that split it."""
     groups = np.zeros(len(series), np.int64)
     used = []
+    rule_functions = {**_RULE_FUNCTIONS,
+                      "temporal": partial(_by_time, max_dynamic_phases=max_dynamic_phases)}
     for rule in rules:
         n_groups = int(groups.max()) + 1
         codes = np.zeros(len(series), np.int64)
         for group in range(n_groups):
             members = np.flatnonzero(groups == group) if n_groups > 1 else slice(None)
-            part = series.iloc[members]
-            labels = (_by_time(part, max_dynamic_phases) if rule == "temporal"
-                      else _RULE_FUNCTIONS[rule](part))
+            labels = rule_functions[rule](series.iloc[members])
             if labels is not None:
                 codes[members] = pd.factorize(labels, use_na_sentinel=False)[0]
         if codes.any():
